@@ -1,0 +1,81 @@
+// What every layer is made of. A layer is a declarative struct:
+//   - template parameters (units, rate, …) checked with static_assert;
+//   - `template <class In> struct output { using type = Shape<…>; }`, whose
+//     static_asserts are the shape checks with readable messages;
+//   - `template <class In> static constexpr std::size_t param_count`;
+//   - forward/backward that call kernels with compile-time sizes.
+// Layers hold no data: parameters, activations and gradients live in the
+// model's flat buffers and reach a layer through these contexts.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sequent/random.hpp"
+#include "sequent/shape.hpp"
+
+namespace sequent {
+
+// One forward call over a batch. `in` is batch×In::size, `out` batch×Out::size,
+// both row-major; `aux` is the layer's per-sample scratch kept for backward
+// (batch × aux_size<In>), e.g. a dropout mask.
+struct ForwardContext {
+  const float* in;
+  float* out;
+  const float* params;
+  float* aux;
+  std::size_t batch;
+  bool training;
+  std::uint64_t seed;  // fresh for every step and layer (dropout)
+};
+
+// One backward call. `dout` is d(loss)/d(out) and may be overwritten as
+// scratch; `din` receives d(loss)/d(in) and is null when nobody needs it (the
+// first layer). Parameter gradients are written (not added) to `dparams`.
+struct BackwardContext {
+  const float* in;
+  const float* out;
+  float* dout;
+  float* din;
+  const float* params;
+  float* dparams;
+  const float* aux;
+  std::size_t batch;
+};
+
+// A named parameter tensor of a layer, as Keras lists them.
+struct WeightInfo {
+  std::string name;
+  std::vector<std::size_t> shape;
+  std::size_t size() const {
+    std::size_t n = 1;
+    for (std::size_t d : shape) n *= d;
+    return n;
+  }
+};
+
+// Defaults for layers without parameters, scratch or aliasing.
+struct LayerDefaults {
+  // The output is a view of the input (no buffer, no copy): Flatten.
+  static constexpr bool aliases_input = false;
+  // backward may run with din == dout (element-wise layers).
+  static constexpr bool backward_in_place = false;
+  // At inference the layer is the identity and is removed (Dropout).
+  static constexpr bool training_only = false;
+  template <class In>
+  static constexpr std::size_t param_count = 0;
+  template <class In>
+  static constexpr std::size_t aux_size = 0;
+  // What the layer runs as when nothing is fused into it (for summary()).
+  static std::string kernel() { return "element-wise kernel"; }
+  template <class In>
+  static std::vector<WeightInfo> weights() {
+    return {};
+  }
+  template <class In>
+  static void initialize(float* /*params*/, Rng& /*rng*/) {}
+};
+
+}  // namespace sequent

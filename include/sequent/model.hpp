@@ -1,0 +1,573 @@
+// Model<Net, Loss>: a Sequential network with its loss, its parameters and
+// the buffers it runs in — the Keras-like front of sequent:
+//
+//   sq::Model<Net, sq::SparseCategoricalCrossentropy> model{sq::Seed{7}};
+//   std::cout << model.summary();
+//   auto history = model.fit(train, sq::Adam{}, {.epochs = 5,
+//                                                .validation = &test});
+//   auto pred = model.predict(test.images());
+//
+// Everything about the network's structure is a compile-time constant; at
+// run time the model owns three flat buffers of the same layout (parameters,
+// gradients, optimiser state) and one activation arena per kind of pass.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <typeinfo>
+#include <vector>
+
+#include "sequent/buffer.hpp"
+#include "sequent/data/dataset.hpp"
+#include "sequent/fuse.hpp"
+#include "sequent/kernels/loss.hpp"
+#include "sequent/losses.hpp"
+#include "sequent/optimizers.hpp"
+#include "sequent/plan.hpp"
+#include "sequent/sequential.hpp"
+#include "sequent/summary.hpp"
+#include "sequent/train/cpu.hpp"
+#include "sequent/train/errors.hpp"
+#include "sequent/train/history.hpp"
+#include "sequent/train/options.hpp"
+#include "sequent/train/progress.hpp"
+
+namespace sequent {
+
+using FitOptions = BasicFitOptions<data::Dataset>;
+using FloatFitOptions = BasicFitOptions<data::FloatDataset>;
+
+template <class Net, class Loss, Fusion F = Fusion::kOn>
+class Model {
+  static_assert(is_sequential_v<Net>,
+                "Model's first argument must be sq::Sequential<sq::Input<...>, "
+                "layers...>");
+  static constexpr typename Loss::template check_output<typename Net::output>
+      loss_fits_output{};
+
+  using TrainingPlan = PlanRunner<plan_t<Net, Loss, PlanKind::kTraining, F>>;
+  using EvaluationPlan =
+      PlanRunner<plan_t<Net, Loss, PlanKind::kEvaluation, F>>;
+  using InferencePlan = PlanRunner<plan_t<Net, Loss, PlanKind::kInference, F>>;
+  static constexpr bool kTrainLogits =
+      outputs_logits<Net, Loss, PlanKind::kTraining, F>;
+  static constexpr bool kEvalLogits =
+      outputs_logits<Net, Loss, PlanKind::kEvaluation, F>;
+
+ public:
+  using network = Net;
+  using loss = Loss;
+  using input_shape = typename Net::input;
+  using output_shape = typename Net::output;
+  static constexpr std::size_t input_size = input_shape::size;
+  static constexpr std::size_t output_size = output_shape::size;
+  static constexpr std::size_t param_count = Net::param_count;
+
+  // Glorot-uniform weights and zero biases drawn from `seed`: the same seed
+  // gives the same weights, and (same target, same thread count) the same
+  // training run.
+  explicit Model(Seed seed = {}) : seed_(seed.value) {
+    params_.resize(Net::param_buffer_size);
+    grads_.resize(Net::param_buffer_size);
+    hana::for_each(Net::layers::hana_tuple, [&](auto t) {
+      using Info = typename decltype(t)::type;
+      Rng rng(mix_seed(seed_, Info::index));
+      Info::layer::template initialize<typename Info::input>(
+          params_.data() + Info::param_offset, rng);
+    });
+  }
+
+  // A Keras-style table: each layer, its output shape, its parameters, and
+  // the kernel it runs as after fusion.
+  static std::string summary() { return sequent::summary<Net, Loss, F>(); }
+
+  // ---- parameters ---------------------------------------------------------
+
+  // The flat parameter buffer (with per-layer padding on 64-byte lines).
+  std::span<float> parameters() { return params_.span(); }
+  std::span<const float> parameters() const { return params_.span(); }
+
+  // Layer `layer`'s tensors (0 = first layer after Input), as Keras'
+  // layer.get_weights(): Dense gives {kernel (in × units), bias (units)}.
+  std::vector<std::vector<float>> get_weights(std::size_t layer) const {
+    std::vector<std::vector<float>> out;
+    for_layer(layer, [&](const auto& infos, std::size_t offset) {
+      for (const WeightInfo& w : infos) {
+        const float* p = params_.data() + offset;
+        out.emplace_back(p, p + w.size());
+        offset += w.size();
+      }
+    });
+    return out;
+  }
+  // Replaces layer `layer`'s tensors; their count and sizes must match
+  // weight_info(layer) (std::invalid_argument naming the layer otherwise).
+  void set_weights(std::size_t layer,
+                   const std::vector<std::vector<float>>& values) {
+    for_layer(layer, [&](const auto& infos, std::size_t offset) {
+      if (values.size() != infos.size()) {
+        throw std::invalid_argument(
+            "set_weights: layer " + std::to_string(layer) + " has " +
+            std::to_string(infos.size()) + " weight tensors, got " +
+            std::to_string(values.size()));
+      }
+      for (std::size_t i = 0; i < infos.size(); ++i) {
+        if (values[i].size() != infos[i].size()) {
+          throw std::invalid_argument(
+              "set_weights: layer " + std::to_string(layer) + " " +
+              infos[i].name + " needs " + std::to_string(infos[i].size()) +
+              " values, got " + std::to_string(values[i].size()));
+        }
+      }
+      for (const auto& v : values) {
+        std::copy(v.begin(), v.end(), params_.data() + offset);
+        offset += v.size();
+      }
+    });
+  }
+  // Names and shapes of layer `layer`'s tensors.
+  std::vector<WeightInfo> weight_info(std::size_t layer) const {
+    std::vector<WeightInfo> out;
+    for_layer(layer, [&](const auto& infos, std::size_t) { out = infos; });
+    return out;
+  }
+
+  // ---- training -----------------------------------------------------------
+
+  template <Optimizer Opt>
+  History fit(const data::Dataset& train, const Opt& optimizer,
+              const FitOptions& options = {}) {
+    static_assert(Loss::classification,
+                  "this loss is for regression: fit it on a FloatDataset");
+    check_dataset(train);
+    if (options.validation) check_dataset(*options.validation);
+    return fit_loop(train, optimizer, options);
+  }
+
+  template <Optimizer Opt>
+  History fit(const data::FloatDataset& train, const Opt& optimizer,
+              const FloatFitOptions& options = {}) {
+    check_dataset(train);
+    if (options.validation) check_dataset(*options.validation);
+    return fit_loop(train, optimizer, options);
+  }
+
+  // One optimisation step on a batch you formed yourself: forward, loss,
+  // backward, update. Returns the batch's mean loss and accuracy.
+  template <Optimizer Opt>
+  StepResult train_step(const Batch& batch, const Opt& optimizer) {
+    check_batch(batch);
+    prepare_optimizer<Opt>();
+    FlushDenormals flush;
+    const LossTargets targets{batch.labels.empty() ? nullptr
+                                                   : batch.labels.data(),
+                              batch.targets.empty() ? nullptr
+                                                    : batch.targets.data()};
+    const StepStats s =
+        step(batch.inputs.data(), targets, batch.size, optimizer,
+             mix_seed(seed_, 0x5eed0000 + train_steps_));
+    if (!std::isfinite(s.loss_sum)) {
+      throw NonFiniteLoss("train_step: the loss became " +
+                          std::to_string(s.loss_sum) +
+                          "; the update was not applied");
+    }
+    return {s.loss_sum / static_cast<double>(batch.size),
+            Loss::classification
+                ? static_cast<double>(s.correct) / static_cast<double>(batch.size)
+                : NAN};
+  }
+
+  // ---- evaluation and prediction -----------------------------------------
+
+  Evaluation evaluate(const data::Dataset& data, std::size_t batch_size = 256) {
+    check_dataset(data);
+    return evaluate_impl(data, batch_size);
+  }
+  Evaluation evaluate(const data::FloatDataset& data,
+                      std::size_t batch_size = 256) {
+    check_dataset(data);
+    return evaluate_impl(data, batch_size);
+  }
+
+  // Class probabilities (or raw outputs, for regression) and the argmax for
+  // every image; pixels are scaled to [0, 1] as in training.
+  Predictions predict(const data::ImageView& images,
+                      std::size_t batch_size = 256) {
+    check_image_shape(images.shape, "predict");
+    check_batch_size(batch_size);
+    Predictions p;
+    p.count = images.count;
+    p.classes = output_size;
+    p.probabilities.resize(images.count * output_size);
+    p.labels.resize(images.count);
+    const std::size_t chunk = std::min(batch_size, std::max<std::size_t>(
+                                                       images.count, 1));
+    ensure_staging(chunk);
+    for (std::size_t begin = 0; begin < images.count; begin += chunk) {
+      const std::size_t n = std::min(chunk, images.count - begin);
+      const std::uint8_t* src = images.pixels.data() + begin * input_size;
+      float* x = staging_.data();
+      constexpr float kScale = 1.0f / 255.0f;
+      for (std::size_t i = 0; i < n * input_size; ++i) x[i] = src[i] * kScale;
+      const float* out = infer(x, n);
+      std::copy(out, out + n * output_size,
+                p.probabilities.data() + begin * output_size);
+      kernels::ArgMaxRows(out, n, output_size, p.labels.data() + begin);
+    }
+    return p;
+  }
+  Predictions predict(const data::Dataset& data, std::size_t batch_size = 256) {
+    return predict(data.images(), batch_size);
+  }
+
+  // Raw outputs for `count` samples of float inputs (count × input size).
+  std::vector<float> predict(std::span<const float> inputs,
+                             std::size_t batch_size = 256) {
+    if (inputs.size() % input_size != 0) {
+      throw std::invalid_argument(
+          "predict: " + std::to_string(inputs.size()) +
+          " floats is not a whole number of inputs of shape " +
+          input_shape::to_string());
+    }
+    check_batch_size(batch_size);
+    const std::size_t count = inputs.size() / input_size;
+    std::vector<float> out(count * output_size);
+    for (std::size_t begin = 0; begin < count; begin += batch_size) {
+      const std::size_t n = std::min(batch_size, count - begin);
+      const float* y = infer(inputs.data() + begin * input_size, n);
+      std::copy(y, y + n * output_size, out.data() + begin * output_size);
+    }
+    return out;
+  }
+
+ private:
+  struct StepStats {
+    double loss_sum = 0;
+    std::size_t correct = 0;
+  };
+
+  // ---- the training step ----------------------------------------------------
+
+  template <class Opt>
+  StepStats step(const float* x, LossTargets targets, std::size_t batch,
+                 const Opt& optimizer, std::uint64_t step_seed) {
+    ensure_arena(train_arena_, train_capacity_,
+                 [](std::size_t b) { return TrainingPlan::layout(b, true); },
+                 batch);
+    const auto layout = TrainingPlan::layout(batch, true);
+    float* arena = train_arena_.data();
+    const float* out = TrainingPlan::forward(x, arena, layout, params_.data(),
+                                             batch, true, step_seed);
+    float* dout = arena + layout.grad[0];
+    StepStats s;
+    s.loss_sum = Loss::compute(kTrainLogits, out, targets, batch, output_size,
+                               1.0f / static_cast<float>(batch), dout);
+    if (!std::isfinite(s.loss_sum)) return s;  // keep the weights as they are
+    if constexpr (Loss::classification) s.correct = count_correct(out, targets, batch);
+    TrainingPlan::backward(x, arena, layout, params_.data(), grads_.data(),
+                           batch);
+    optimizer.update(params_.data(), grads_.data(), opt_state_.data(),
+                     Net::param_buffer_size, ++opt_step_);
+    ++train_steps_;
+    return s;
+  }
+
+  template <class Data, class Opt>
+  History fit_loop(const Data& train, const Opt& optimizer,
+                   const BasicFitOptions<Data>& options) {
+    if (options.epochs < 0) {
+      throw std::invalid_argument("fit: epochs must be >= 0, got " +
+                                  std::to_string(options.epochs));
+    }
+    check_batch_size(options.batch_size);
+    if (train.size() == 0) {
+      throw std::invalid_argument("fit: the training set is empty");
+    }
+    prepare_optimizer<Opt>();
+    FlushDenormals flush;
+    const std::uint64_t seed = options.seed.value_or(mix_seed(seed_, 1));
+    const std::size_t n = train.size();
+    const std::size_t batch_size = std::min(options.batch_size, n);
+    const std::size_t steps = (n + batch_size - 1) / batch_size;
+    ensure_staging(batch_size);
+    std::vector<std::int32_t> labels(batch_size);
+    ProgressReporter progress(*options.log, options.verbose, options.epochs,
+                              steps);
+    // The last weights that finished an epoch with a finite loss, restored if
+    // the loss turns NaN or infinite.
+    AlignedBuffer good_params = params_, good_state = opt_state_;
+    std::int64_t good_opt_step = opt_step_;
+
+    History history;
+    for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+      const auto start = std::chrono::steady_clock::now();
+      progress.begin_epoch(epoch);
+      const auto order = data::epoch_order(n, options.shuffle, seed,
+                                           static_cast<std::uint64_t>(epoch));
+      double loss_sum = 0;
+      std::size_t correct = 0, seen = 0;
+      for (std::size_t s = 0; s < steps; ++s) {
+        const std::size_t b = std::min(batch_size, n - s * batch_size);
+        const std::span<const std::uint32_t> indices(
+            order.data() + s * batch_size, b);
+        LossTargets targets;
+        if constexpr (std::is_same_v<Data, data::Dataset>) {
+          train.gather(indices, staging_.data(), labels.data());
+          targets.labels = labels.data();
+        } else {
+          train.gather(indices, staging_.data(), staging_targets_.data());
+          targets.targets = staging_targets_.data();
+        }
+        const StepStats r =
+            step(staging_.data(), targets, b, optimizer,
+                 mix_seed(seed, (static_cast<std::uint64_t>(epoch) << 32) + s));
+        if (!std::isfinite(r.loss_sum)) {
+          params_ = good_params;
+          opt_state_ = good_state;
+          opt_step_ = good_opt_step;
+          throw NonFiniteLoss(
+              "fit: the loss became " + std::to_string(r.loss_sum) +
+              " at epoch " + std::to_string(epoch) + ", step " +
+              std::to_string(s + 1) + " of " + std::to_string(steps) +
+              "; training stopped and the weights were restored to " +
+              (epoch == 1 ? std::string("those before fit")
+                          : "the end of epoch " + std::to_string(epoch - 1)) +
+              ". A lower learning rate usually helps.");
+        }
+        loss_sum += r.loss_sum;
+        correct += r.correct;
+        seen += b;
+        progress.step(s + 1, loss_sum / seen,
+                      Loss::classification ? double(correct) / seen : NAN);
+      }
+      EpochRecord record;
+      record.epoch = epoch;
+      record.loss = loss_sum / static_cast<double>(seen);
+      record.accuracy = Loss::classification
+                            ? static_cast<double>(correct) / seen
+                            : NAN;
+      if (options.validation) {
+        const Evaluation v = evaluate_impl(*options.validation, 256);
+        record.val_loss = v.loss;
+        record.val_accuracy = v.accuracy;
+      }
+      record.seconds = std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+      history.epochs.push_back(record);
+      progress.end_epoch(record);
+      good_params = params_;
+      good_state = opt_state_;
+      good_opt_step = opt_step_;
+    }
+    return history;
+  }
+
+  template <class Data>
+  Evaluation evaluate_impl(const Data& data, std::size_t batch_size) {
+    check_batch_size(batch_size);
+    const std::size_t n = data.size();
+    const std::size_t chunk = std::min(batch_size, std::max<std::size_t>(n, 1));
+    ensure_arena(eval_arena_, eval_capacity_,
+                 [](std::size_t b) { return EvaluationPlan::layout(b, false); },
+                 chunk);
+    std::vector<float> x(chunk * input_size);
+    std::vector<std::int32_t> labels(chunk);
+    std::vector<float> targets(chunk * output_size);
+    std::vector<std::uint32_t> indices(chunk);
+    double loss_sum = 0;
+    std::size_t correct = 0;
+    for (std::size_t begin = 0; begin < n; begin += chunk) {
+      const std::size_t b = std::min(chunk, n - begin);
+      for (std::size_t i = 0; i < b; ++i) {
+        indices[i] = static_cast<std::uint32_t>(begin + i);
+      }
+      LossTargets t;
+      if constexpr (std::is_same_v<Data, data::Dataset>) {
+        data.gather({indices.data(), b}, x.data(), labels.data());
+        t.labels = labels.data();
+      } else {
+        data.gather({indices.data(), b}, x.data(), targets.data());
+        t.targets = targets.data();
+      }
+      const auto layout = EvaluationPlan::layout(b, false);
+      float* arena = eval_arena_.data();
+      const float* out = EvaluationPlan::forward(
+          x.data(), arena, layout, params_.data(), b, false, 0);
+      loss_sum += Loss::compute(kEvalLogits, out, t, b, output_size, 1.0f,
+                                nullptr);
+      if constexpr (Loss::classification) correct += count_correct(out, t, b);
+    }
+    const double count = static_cast<double>(std::max<std::size_t>(n, 1));
+    return {loss_sum / count,
+            Loss::classification ? static_cast<double>(correct) / count : NAN};
+  }
+
+  // Inference on n samples of floats; returns the output rows (arena-owned).
+  const float* infer(const float* x, std::size_t n) {
+    ensure_arena(infer_arena_, infer_capacity_,
+                 [](std::size_t b) { return InferencePlan::layout(b, false); },
+                 n);
+    const auto layout = InferencePlan::layout(n, false);
+    return InferencePlan::forward(x, infer_arena_.data(), layout,
+                                  params_.data(), n, false, 0);
+  }
+
+  // ---- helpers ---------------------------------------------------------------
+
+  std::size_t count_correct(const float* out, LossTargets t, std::size_t b) {
+    if (predicted_.size() < b) predicted_.resize(b);
+    kernels::ArgMaxRows(out, b, output_size, predicted_.data());
+    std::size_t correct = 0;
+    for (std::size_t i = 0; i < b; ++i) {
+      std::int32_t truth;
+      if (t.labels) {
+        truth = t.labels[i];
+      } else {
+        const float* row = t.targets + i * output_size;
+        truth = static_cast<std::int32_t>(
+            std::max_element(row, row + output_size) - row);
+      }
+      correct += predicted_[i] == truth;
+    }
+    return correct;
+  }
+
+  template <class LayoutOf>
+  static void ensure_arena(AlignedBuffer& arena, std::size_t& capacity,
+                           LayoutOf layout_of, std::size_t batch) {
+    if (batch > capacity) {
+      arena.resize(layout_of(batch).total);
+      capacity = batch;
+    }
+  }
+  void ensure_staging(std::size_t batch) {
+    if (staging_.size() < batch * input_size) {
+      staging_.resize(batch * input_size);
+      staging_targets_.resize(batch * output_size);
+    }
+  }
+
+  template <class Opt>
+  void prepare_optimizer() {
+    const std::size_t size = Opt::state_slots * Net::param_buffer_size;
+    if (optimizer_type_ != &typeid(Opt) || opt_state_.size() != size) {
+      opt_state_.resize(size);
+      opt_step_ = 0;
+      optimizer_type_ = &typeid(Opt);
+    }
+  }
+
+  // Calls fn(weight infos, parameter offset) for user layer `layer`.
+  template <class Fn>
+  void for_layer(std::size_t layer, Fn&& fn) const {
+    if (layer >= Net::layer_count) {
+      throw std::out_of_range("layer " + std::to_string(layer) +
+                              " does not exist: the model has " +
+                              std::to_string(Net::layer_count) +
+                              " layers after Input (0-based)");
+    }
+    hana::for_each(Net::layers::hana_tuple, [&](auto t) {
+      using Info = typename decltype(t)::type;
+      if (Info::index == layer) {
+        fn(Info::layer::template weights<typename Info::input>(),
+           Info::param_offset);
+      }
+    });
+  }
+
+  // ---- input checks ------------------------------------------------------------
+
+  static void check_batch_size(std::size_t batch_size) {
+    if (batch_size == 0) {
+      throw std::invalid_argument("batch_size must be >= 1");
+    }
+  }
+
+  static void check_image_shape(const data::ImageShape& s,
+                                const std::string& where) {
+    constexpr auto dims = input_shape::dims;
+    bool ok;
+    if constexpr (input_shape::rank == 1) {
+      ok = s.size() == input_size;  // Input<N> takes any image of N values
+    } else if constexpr (input_shape::rank == 2) {
+      ok = s.height == dims[0] && s.width == dims[1] && s.channels == 1;
+    } else {
+      ok = s.height == dims[0] && s.width == dims[1] && s.channels == dims[2];
+    }
+    if (!ok) {
+      throw std::invalid_argument(
+          where + ": images are " + data::to_string(s) +
+          " (HxWxC) but the model's Input is " + input_shape::to_string());
+    }
+  }
+
+  void check_dataset(const data::Dataset& d) const {
+    check_image_shape(d.shape(), d.source().empty() ? "dataset" : d.source());
+    for (std::int32_t label : d.labels()) {
+      if (label < 0 || static_cast<std::size_t>(label) >= output_size) {
+        throw std::invalid_argument(
+            (d.source().empty() ? std::string("dataset") : d.source()) +
+            ": label " + std::to_string(label) + " is not a class of this " +
+            "model, which outputs " + std::to_string(output_size) +
+            " classes");
+      }
+    }
+  }
+  void check_dataset(const data::FloatDataset& d) const {
+    if (d.input_size() != input_size || d.target_size() != output_size) {
+      throw std::invalid_argument(
+          "dataset of inputs of " + std::to_string(d.input_size()) +
+          " and targets of " + std::to_string(d.target_size()) +
+          " values does not fit the model: Input " + input_shape::to_string() +
+          ", output " + output_shape::to_string());
+    }
+  }
+  void check_batch(const Batch& b) const {
+    if (b.size == 0) throw std::invalid_argument("train_step: empty batch");
+    if (b.inputs.size() != b.size * input_size) {
+      throw std::invalid_argument(
+          "train_step: " + std::to_string(b.inputs.size()) +
+          " input floats for a batch of " + std::to_string(b.size) +
+          " inputs of shape " + input_shape::to_string());
+    }
+    if (Loss::needs_labels || !b.labels.empty()) {
+      if (b.labels.size() != b.size) {
+        throw std::invalid_argument("train_step: " +
+                                    std::to_string(b.labels.size()) +
+                                    " labels for a batch of " +
+                                    std::to_string(b.size));
+      }
+      for (std::int32_t label : b.labels) {
+        if (label < 0 || static_cast<std::size_t>(label) >= output_size) {
+          throw std::invalid_argument(
+              "train_step: label " + std::to_string(label) +
+              " is not a class of this model (" + std::to_string(output_size) +
+              " classes)");
+        }
+      }
+    } else if (b.targets.size() != b.size * output_size) {
+      throw std::invalid_argument(
+          "train_step: " + std::to_string(b.targets.size()) +
+          " target floats for a batch of " + std::to_string(b.size) +
+          " outputs of shape " + output_shape::to_string());
+    }
+  }
+
+  std::uint64_t seed_;
+  AlignedBuffer params_, grads_, opt_state_;
+  const std::type_info* optimizer_type_ = nullptr;
+  std::int64_t opt_step_ = 0;
+  std::uint64_t train_steps_ = 0;
+  AlignedBuffer train_arena_, eval_arena_, infer_arena_;
+  std::size_t train_capacity_ = 0, eval_capacity_ = 0, infer_capacity_ = 0;
+  AlignedBuffer staging_, staging_targets_;
+  std::vector<std::int32_t> predicted_;
+};
+
+}  // namespace sequent

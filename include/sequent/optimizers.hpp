@@ -1,0 +1,56 @@
+// Optimisers: plain configuration structs, used as Keras users write them,
+// e.g. sq::Adam{.lr = 1e-3f}. Their state (velocity, moments) lives in the
+// model in buffers laid out like the parameters, so one update is one SIMD
+// pass over one flat buffer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "sequent/kernels/optimizer.hpp"
+
+namespace sequent {
+
+// Stochastic gradient descent with optional (Nesterov) momentum.
+// Keras' defaults: lr 0.01, no momentum.
+struct SGD {
+  float lr = 0.01f;
+  float momentum = 0.0f;
+  bool nesterov = false;
+  float weight_decay = 0.0f;  // L2 added to the gradient
+
+  static constexpr const char* name = "SGD";
+  static constexpr std::size_t state_slots = 1;  // velocity
+  void update(float* params, const float* grads, float* state, std::size_t n,
+              std::int64_t /*step*/) const {
+    kernels::SgdUpdate(params, grads, momentum != 0.0f ? state : nullptr, n,
+                       lr, momentum, nesterov, weight_decay);
+  }
+};
+
+// Adam (Kingma & Ba 2015) with bias correction. Keras' defaults.
+struct Adam {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float epsilon = 1e-7f;
+  float weight_decay = 0.0f;  // L2 added to the gradient
+
+  static constexpr const char* name = "Adam";
+  static constexpr std::size_t state_slots = 2;  // first and second moments
+  void update(float* params, const float* grads, float* state, std::size_t n,
+              std::int64_t step) const {
+    kernels::AdamUpdate(params, grads, state, state + n, n, lr, beta1, beta2,
+                        epsilon, weight_decay, step);
+  }
+};
+
+template <class T>
+concept Optimizer = requires(const T& opt, float* p, const float* g,
+                             std::size_t n) {
+  { T::state_slots } -> std::convertible_to<std::size_t>;
+  { T::name } -> std::convertible_to<const char*>;
+  opt.update(p, g, p, n, std::int64_t{1});
+};
+
+}  // namespace sequent

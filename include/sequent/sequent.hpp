@@ -1,0 +1,19 @@
+// sequent: image classifiers whose architecture is a C++ type.
+//
+//   #include <sequent/sequent.hpp>
+//   namespace sq = sequent;
+#pragma once
+
+#include "sequent/data/dataset.hpp"
+#include "sequent/data/fashion_mnist.hpp"
+#include "sequent/data/idx.hpp"
+#include "sequent/fuse.hpp"
+#include "sequent/layers/activation.hpp"
+#include "sequent/layers/core.hpp"
+#include "sequent/layers/dropout.hpp"
+#include "sequent/losses.hpp"
+#include "sequent/model.hpp"
+#include "sequent/optimizers.hpp"
+#include "sequent/sequential.hpp"
+#include "sequent/train/cpu.hpp"
+#include "sequent/train/history.hpp"

@@ -1,0 +1,147 @@
+// Sequential<Input<…>, Layers…>: the model as a flat compile-time list.
+// At compile time it propagates shapes layer by layer (each layer's
+// output<In> holds its shape checks), lays out every parameter in one flat
+// buffer, and counts parameters. A model that cannot work does not compile:
+//
+//   error: static assertion failed: Dense needs a rank-1 input: put Flatten
+//          before it
+//   required from 'struct sequent::check_layer<0, sequent::Dense<128>,
+//          sequent::Shape<28, 28, 1> >'
+//
+// The instantiation note names the layer's index (0 = first after Input),
+// the layer and the shape it was given.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+#include <boost/hana/for_each.hpp>
+
+#include "sequent/layers/core.hpp"
+#include "sequent/shape.hpp"
+#include "sequent/type_list.hpp"
+
+namespace sequent {
+
+template <class L>
+concept Layer = requires {
+  { L::name() } -> std::convertible_to<std::string>;
+  L::aliases_input;
+};
+
+namespace detail {
+struct InvalidLayer : LayerDefaults {
+  static std::string name() { return "(invalid)"; }
+};
+
+// The output shape of a valid layer; for anything else (already reported by
+// check_layer) the input passes through so that no second error follows.
+template <class L, class In, bool Valid = Layer<L> && !is_input_v<L>>
+struct output_of {
+  using type = In;
+};
+template <class L, class In>
+struct output_of<L, In, true> {
+  using type = typename L::template output<In>::type;
+};
+}  // namespace detail
+
+// Instantiated once per layer with its index and input shape, so that a
+// failing check inside Layer::output<In> is reported "required from
+// check_layer<index, layer, input shape>".
+template <std::size_t Index, class L, class In>
+struct check_layer {
+  static_assert(!is_input_v<L>,
+                "Input may only be the first element of a Sequential");
+  static_assert(Layer<L> || is_input_v<L>,
+                "this is not a sequent layer (expected Dense, ReLU, Flatten, "
+                "...)");
+  using type = typename detail::output_of<L, In>::type;
+  // What the rest of the chain sees: the layer, or after an error above an
+  // inert stand-in, so that one mistake gives one error.
+  using layer = std::conditional_t<Layer<L> && !is_input_v<L>, L,
+                                   detail::InvalidLayer>;
+};
+
+// Everything known about the layer at position Index: its input and output
+// shapes and where its parameters sit in the flat parameter buffer.
+template <std::size_t Index, class L, class In, std::size_t ParamOffset>
+struct LayerInfo {
+  static constexpr std::size_t index = Index;
+  using layer = typename check_layer<Index, L, In>::layer;
+  using input = In;
+  using output = typename check_layer<Index, L, In>::type;
+  static constexpr std::size_t param_offset = ParamOffset;
+  static constexpr std::size_t param_count =
+      layer::template param_count<In>;
+  // Each layer's parameters start on a 64-byte line.
+  static constexpr std::size_t param_end =
+      ParamOffset + padded_size(param_count);
+};
+
+namespace detail {
+// Walks the layers once, front to back: the recursion is as deep as the
+// model is long, and every step is a plain alias, so a 30-layer model costs
+// 30 small instantiations.
+template <class Infos, std::size_t Index, class In, std::size_t Offset,
+          class... Layers>
+struct chain {
+  using infos = Infos;
+  using output = In;
+  static constexpr std::size_t param_total = Offset;
+};
+template <class Infos, std::size_t Index, class In, std::size_t Offset,
+          class L, class... Rest>
+struct chain<Infos, Index, In, Offset, L, Rest...> {
+  using info = LayerInfo<Index, L, In, Offset>;
+  using next = chain<append_t<Infos, info>, Index + 1, typename info::output,
+                     info::param_end, Rest...>;
+  using infos = typename next::infos;
+  using output = typename next::output;
+  static constexpr std::size_t param_total = next::param_total;
+};
+
+template <class T>
+struct input_shape {
+  using type = Shape<1>;  // placeholder after the error below
+};
+template <int... Dims>
+struct input_shape<Input<Dims...>> {
+  using type = typename Input<Dims...>::shape;  // runs Input's checks
+};
+}  // namespace detail
+
+template <class First, class... Layers>
+struct Sequential {
+  static_assert(is_input_v<First>,
+                "a Sequential must start with sq::Input<H, W, C> or "
+                "sq::Input<N>");
+  static_assert(sizeof...(Layers) >= 1,
+                "a Sequential needs at least one layer after Input");
+
+  using input = typename detail::input_shape<First>::type;
+  using chain = detail::chain<TypeList<>, 0, input, 0, Layers...>;
+  // LayerInfo<…> for each layer after Input, in order.
+  using layers = typename chain::infos;
+  using output = typename chain::output;
+  static constexpr std::size_t layer_count = sizeof...(Layers);
+  // Floats in the parameter buffer (with per-layer padding).
+  static constexpr std::size_t param_buffer_size = chain::param_total;
+  // Parameters a user would count (no padding).
+  static constexpr std::size_t param_count = [] {
+    std::size_t total = 0;
+    hana::for_each(layers::hana_tuple, [&](auto info) {
+      total += decltype(info)::type::param_count;
+    });
+    return total;
+  }();
+};
+
+template <class T>
+inline constexpr bool is_sequential_v = false;
+template <class... Ts>
+inline constexpr bool is_sequential_v<Sequential<Ts...>> = true;
+
+}  // namespace sequent

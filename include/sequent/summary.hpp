@@ -1,0 +1,83 @@
+// model.summary(): the layers as written, their output shapes and parameter
+// counts, and beside them the kernels fusion turned them into.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <boost/hana/for_each.hpp>
+
+#include "sequent/fuse.hpp"
+#include "sequent/plan.hpp"
+#include "sequent/sequential.hpp"
+
+namespace sequent {
+
+namespace detail {
+struct SummaryRow {
+  std::string index, layer, shape, params, runs_as;
+};
+// Lays out the rows as a table with the totals underneath (src/train).
+std::string format_summary(const std::string& title,
+                           const std::vector<SummaryRow>& rows,
+                           const std::vector<std::string>& footer);
+std::string thousands(std::size_t n);  // 101770 → "101,770"
+}  // namespace detail
+
+template <class Net, class Loss, Fusion F>
+std::string summary() {
+  using Plan = plan_t<Net, Loss, PlanKind::kTraining, F>;
+  std::vector<detail::SummaryRow> rows;
+  hana::for_each(Net::layers::hana_tuple, [&](auto t) {
+    using Info = typename decltype(t)::type;
+    rows.push_back({std::to_string(Info::index), Info::layer::name(),
+                    Info::output::to_string(),
+                    detail::thousands(Info::param_count), ""});
+  });
+  std::size_t kernels = 0;
+  hana::for_each(Plan::hana_tuple, [&](auto t) {
+    using S = typename decltype(t)::type;
+    using Exec = typename S::exec;
+    using Layer = typename at_t<S::first_layer, typename Net::layers>::layer;
+    std::string what;
+    if constexpr (std::is_same_v<Exec, fused::Absorbed<Layer>>) {
+      what = std::is_same_v<Layer, Softmax>
+                 ? "fused into the loss: softmax-cross-entropy, grad p - y"
+                 : "removed (identity at inference)";
+    } else if constexpr (Exec::aliases_input) {
+      what = "a view of its input: no copy";
+    } else {
+      ++kernels;
+      if constexpr (S::first_layer == S::last_layer) {
+        what = Exec::kernel();
+      } else {
+        what = Exec::name();
+      }
+    }
+    for (std::size_t i = S::first_layer; i <= S::last_layer; ++i) {
+      const bool group = S::first_layer != S::last_layer;
+      const char* mark = !group                   ? ""
+                         : i == S::first_layer    ? "┐ "
+                         : i == S::last_layer     ? "┘ "
+                                                  : "│ ";
+      rows[i].runs_as = mark + (i == S::first_layer ? what : std::string());
+    }
+  });
+  const std::size_t params = Net::param_count;
+  std::vector<std::string> footer{
+      "Total params: " + detail::thousands(params) + " (" +
+          std::to_string(params * 4 / 1024) + " KiB)",
+      "Trainable params: " + detail::thousands(params),
+      "Loss: " + std::string(Loss::name) +
+          "   Kernels per training step: " + std::to_string(kernels) +
+          " forward" + (F == Fusion::kOff ? " (fusion off)" : ""),
+      "Activation memory: " +
+          std::to_string(PlanRunner<Plan>::floats_per_sample(true) * 4) +
+          " bytes per sample in training"};
+  return detail::format_summary(
+      "Model: Sequential, input " + Net::input::to_string(), rows, footer);
+}
+
+}  // namespace sequent

@@ -1,0 +1,67 @@
+// Options of Model::fit, as designated initialisers:
+//   model.fit(train, sq::Adam{}, {.epochs = 5, .batch_size = 32,
+//                                 .validation = &test});
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iostream>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "sequent/train/progress.hpp"
+
+namespace sequent {
+
+template <class Data>
+struct BasicFitOptions {
+  int epochs = 1;
+  std::size_t batch_size = 32;
+  bool shuffle = true;
+  // Evaluated after every epoch (val_loss, val_accuracy), or null.
+  const Data* validation = nullptr;
+  // Shuffling and dropout; unset: derived from the model's seed.
+  std::optional<std::uint64_t> seed;
+  Verbosity verbose = Verbosity::kAuto;
+  std::ostream* log = &std::cout;
+};
+
+// A batch handed to Model::train_step by people who write their own loop:
+// inputs (size × input size floats, already scaled) and either class labels
+// (classification) or float targets (size × output size).
+struct Batch {
+  std::span<const float> inputs;
+  std::span<const std::int32_t> labels;
+  std::span<const float> targets;
+  std::size_t size = 0;
+};
+
+struct StepResult {
+  double loss = 0;      // mean over the batch
+  double accuracy = 0;  // NaN for regression
+};
+
+struct Evaluation {
+  double loss = 0;
+  double accuracy = 0;  // NaN for regression
+};
+
+}  // namespace sequent
+
+namespace sequent {
+
+// Model::predict on images: per image the output row (class probabilities
+// for classifiers) and the most likely class.
+struct Predictions {
+  std::size_t count = 0;
+  std::size_t classes = 0;
+  std::vector<float> probabilities;  // count × classes
+  std::vector<std::int32_t> labels;  // count
+
+  std::span<const float> row(std::size_t i) const {
+    return {probabilities.data() + i * classes, classes};
+  }
+};
+
+}  // namespace sequent

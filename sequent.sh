@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# sequent's driver: installs what is missing, configures, builds, runs.
+#
+#   ./sequent.sh demo              the main job: train the Fashion-MNIST MLP
+#   ./sequent.sh test              build everything and run the CTest suite
+#   ./sequent.sh run EXAMPLE [ARGS]  build if needed and run an example
+#   ./sequent.sh bench [NAME]      run benchmarks (mlp; all when omitted)
+#   ./sequent.sh build             configure and build only
+#
+# Environment: SEQUENT_BUILD_DIR (default ./build), SEQUENT_JOBS (default
+# the number of cores).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BUILD="${SEQUENT_BUILD_DIR:-$ROOT/build}"
+JOBS="${SEQUENT_JOBS:-$(nproc)}"
+
+# Debian 12 packages the library, its tests and its examples need.
+BUILD_PACKAGES=(g++ cmake make libhwy-dev libboost-dev libboost-test-dev
+                libstb-dev zlib1g-dev dataset-fashion-mnist)
+# Only for the PyTorch comparison in bench/.
+BENCH_PACKAGES=(python3 python3-torch python3-numpy)
+
+log() { printf '[sequent] %s\n' "$*" >&2; }
+
+missing_packages() {
+  local pkg
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+        grep -q "install ok installed"; then
+      printf '%s\n' "$pkg"
+    fi
+  done
+}
+
+install_packages() {
+  local missing
+  mapfile -t missing < <(missing_packages "$@")
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then sudo=(sudo -n); else
+      log "need root (or sudo) to install: ${missing[*]}"; return 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    >/dev/null
+}
+
+configure() {
+  install_packages "${BUILD_PACKAGES[@]}"
+  if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    log "configuring in $BUILD"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  fi
+}
+
+build() {
+  configure
+  log "building (${JOBS} jobs)"
+  cmake --build "$BUILD" -j "$JOBS" "$@"
+}
+
+run_example() {
+  local name="${1:?usage: ./sequent.sh run EXAMPLE [ARGS]}"
+  shift
+  if [ ! -f "$ROOT/examples/$name.cpp" ]; then
+    log "no example '$name'; there are:"
+    ls "$ROOT/examples" | sed -n 's/\.cpp$//p' >&2
+    return 2
+  fi
+  build --target "$name" >/dev/null
+  "$BUILD/examples/$name" "$@"
+}
+
+cmd="${1:-help}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  build) build ;;
+  test)
+    build
+    log "running the test suite"
+    ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" "$@"
+    ;;
+  demo) run_example fashion_mlp "$@" ;;
+  run) run_example "$@" ;;
+  bench)
+    install_packages "${BENCH_PACKAGES[@]}" ||
+      log "PyTorch could not be installed: its comparison will be skipped"
+    build >/dev/null
+    "$ROOT/bench/run.sh" "$BUILD" "$@"
+    ;;
+  help | -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0" ;;
+  *)
+    log "unknown command '$cmd'"
+    sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,237 @@
+// Every layer (and every fused layer) forward against a naive loop, and
+// backward against central finite differences of a scalar loss
+// L = Σ out ⊙ R, whose gradient with respect to out is R.
+#define BOOST_TEST_MODULE layers
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <functional>
+#include <sequent/sequent.hpp>
+#include <vector>
+
+namespace sq = sequent;
+
+namespace {
+
+std::vector<float> random_vector(std::size_t n, std::uint64_t seed,
+                                 float lo = -1.0f, float hi = 1.0f) {
+  sq::Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = rng.uniform(lo, hi);
+  return v;
+}
+
+// Keeps values away from ReLU's kink so that finite differences are exact.
+void push_from_zero(std::vector<float>& v, float margin) {
+  for (float& x : v) {
+    if (std::fabs(x) < margin) x = x < 0 ? x - margin : x + margin;
+  }
+}
+
+// Runs L::forward / L::backward on one batch and compares with naive and
+// finite-difference results.
+template <class Exec, class In, class Out>
+struct LayerHarness {
+  std::size_t batch;
+  std::vector<float> params;
+  std::vector<float> input;
+  std::uint64_t seed = 99;
+
+  std::vector<float> aux = std::vector<float>(batch * Exec::template aux_size<In>);
+
+  std::vector<float> forward(const std::vector<float>& in,
+                             const std::vector<float>& p) {
+    std::vector<float> out(batch * Out::size);
+    if constexpr (Exec::aliases_input) {
+      out = in;
+    } else {
+      Exec::template forward<In, Out>(
+          {in.data(), out.data(), p.data(), aux.data(), batch, true, seed});
+    }
+    return out;
+  }
+
+  double loss(const std::vector<float>& out, const std::vector<float>& r) {
+    double sum = 0;
+    for (std::size_t i = 0; i < out.size(); ++i) sum += double(out[i]) * r[i];
+    return sum;
+  }
+
+  // Analytic gradients from backward, then finite differences of
+  // loss(forward(·)) for every input and parameter.
+  void check_gradients(float h, float tolerance) {
+    const auto out = forward(input, params);
+    const auto r = random_vector(out.size(), 5);
+    std::vector<float> dout = r, din(input.size(), 0.0f),
+                       dparams(params.size(), 0.0f);
+    Exec::template backward<In, Out>({input.data(), out.data(), dout.data(),
+                                      din.data(), params.data(),
+                                      dparams.data(), aux.data(), batch});
+    auto numeric = [&](std::vector<float>& x, std::size_t i) {
+      const float saved = x[i];
+      x[i] = saved + h;
+      const double up = loss(forward(input, params), r);
+      x[i] = saved - h;
+      const double down = loss(forward(input, params), r);
+      x[i] = saved;
+      return (up - down) / (2.0 * h);
+    };
+    for (std::size_t i = 0; i < input.size(); ++i) {
+      const double expected = numeric(input, i);
+      BOOST_TEST(std::fabs(din[i] - expected) <=
+                     tolerance * (1 + std::fabs(expected)),
+                 "input " << i << ": backward " << din[i]
+                          << ", finite difference " << expected);
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const double expected = numeric(params, i);
+      BOOST_TEST(std::fabs(dparams[i] - expected) <=
+                     tolerance * (1 + std::fabs(expected)),
+                 "param " << i << ": backward " << dparams[i]
+                          << ", finite difference " << expected);
+    }
+  }
+};
+
+template <class L, class In>
+using OutOf = typename L::template output<In>::type;
+
+// Dense's naive forward with an activation applied afterwards.
+std::vector<float> naive_dense(const std::vector<float>& x,
+                               const std::vector<float>& p, std::size_t batch,
+                               std::size_t in, std::size_t units, bool bias,
+                               const std::function<float(float)>& act) {
+  std::vector<float> y(batch * units);
+  for (std::size_t b = 0; b < batch; ++b) {
+    for (std::size_t u = 0; u < units; ++u) {
+      double sum = bias ? p[in * units + u] : 0.0;
+      for (std::size_t k = 0; k < in; ++k) {
+        sum += double(x[b * in + k]) * p[k * units + u];
+      }
+      y[b * units + u] = act(static_cast<float>(sum));
+    }
+  }
+  return y;
+}
+
+float relu(float x) { return x > 0 ? x : 0; }
+float identity(float x) { return x; }
+float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+float leaky(float x) { return x > 0 ? x : 0.3f * x; }
+
+template <class Exec, class DenseL, class In>
+void check_dense(std::size_t batch, const std::function<float(float)>& act,
+                 float margin) {
+  using Out = OutOf<DenseL, In>;
+  LayerHarness<Exec, In, Out> h{batch};
+  h.params = random_vector(DenseL::template param_count<In>, 3);
+  h.input = random_vector(batch * In::size, 4);
+  // Keep pre-activations away from kinks: check a few and nudge the bias.
+  auto expected = naive_dense(h.input, h.params, batch, In::size,
+                              DenseL::units, DenseL::use_bias, act);
+  const auto got = h.forward(h.input, h.params);
+  BOOST_REQUIRE_EQUAL(got.size(), expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    BOOST_TEST(got[i] == expected[i], boost::test_tools::tolerance(1e-4f));
+  }
+  if (margin > 0) {
+    // Finite differences across ReLU's kink are meaningless: only check
+    // where every pre-activation is at least `margin` from zero.
+    auto pre = naive_dense(h.input, h.params, batch, In::size, DenseL::units,
+                           DenseL::use_bias, identity);
+    for (float v : pre) {
+      if (std::fabs(v) < margin) return;  // rare for these seeds
+    }
+  }
+  h.check_gradients(1e-3f, 2e-2f);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(dense_forward_and_backward) {
+  check_dense<sq::Dense<5>, sq::Dense<5>, sq::Shape<7>>(3, identity, 0);
+  check_dense<sq::Dense<1>, sq::Dense<1>, sq::Shape<1>>(1, identity, 0);
+  check_dense<sq::Dense<17, false>, sq::Dense<17, false>, sq::Shape<33>>(
+      4, identity, 0);
+}
+
+BOOST_AUTO_TEST_CASE(fused_dense_activation_forward_and_backward) {
+  using In = sq::Shape<6>;
+  check_dense<sq::fused::DenseActivation<sq::Dense<4>, sq::Sigmoid>,
+              sq::Dense<4>, In>(3, sigmoid, 0);
+  check_dense<sq::fused::DenseActivation<sq::Dense<4>, sq::Tanh>,
+              sq::Dense<4>, In>(3, [](float x) { return std::tanh(x); }, 0);
+  check_dense<sq::fused::DenseActivation<sq::Dense<4>, sq::ReLU>,
+              sq::Dense<4>, In>(2, relu, 0.01f);
+  check_dense<sq::fused::DenseActivation<sq::Dense<4>, sq::LeakyReLU<>>,
+              sq::Dense<4>, In>(2, leaky, 0.01f);
+}
+
+template <class L>
+void check_elementwise(const std::function<float(float)>& f, bool kinked) {
+  using In = sq::Shape<13>;
+  LayerHarness<L, In, In> h{3};
+  h.input = random_vector(3 * 13, 8, -3.0f, 3.0f);
+  if (kinked) push_from_zero(h.input, 0.05f);
+  const auto out = h.forward(h.input, h.params);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    BOOST_TEST(out[i] == f(h.input[i]), boost::test_tools::tolerance(1e-5f));
+  }
+  h.check_gradients(1e-3f, 1e-2f);
+}
+
+BOOST_AUTO_TEST_CASE(activations_forward_and_backward) {
+  check_elementwise<sq::ReLU>(relu, true);
+  check_elementwise<sq::LeakyReLU<>>(leaky, true);
+  check_elementwise<sq::LeakyReLU<0.01>>(
+      [](float x) { return x > 0 ? x : 0.01f * x; }, true);
+  check_elementwise<sq::Sigmoid>(sigmoid, false);
+  check_elementwise<sq::Tanh>([](float x) { return std::tanh(x); }, false);
+}
+
+BOOST_AUTO_TEST_CASE(softmax_forward_and_backward) {
+  using In = sq::Shape<7>;
+  LayerHarness<sq::Softmax, In, In> h{4};
+  h.input = random_vector(4 * 7, 9, -4.0f, 4.0f);
+  const auto out = h.forward(h.input, h.params);
+  for (std::size_t r = 0; r < 4; ++r) {
+    double total = 0;
+    for (std::size_t c = 0; c < 7; ++c) total += std::exp(h.input[r * 7 + c]);
+    for (std::size_t c = 0; c < 7; ++c) {
+      BOOST_TEST(out[r * 7 + c] == std::exp(h.input[r * 7 + c]) / total,
+                 boost::test_tools::tolerance(1e-5));
+    }
+  }
+  h.check_gradients(1e-3f, 1e-2f);
+}
+
+BOOST_AUTO_TEST_CASE(dropout_forward_and_backward) {
+  using In = sq::Shape<1000>;
+  LayerHarness<sq::Dropout<0.25>, In, In> h{2};
+  h.input = random_vector(2 * 1000, 10);
+  const auto out = h.forward(h.input, h.params);
+  std::size_t dropped = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == 0.0f) {
+      ++dropped;
+    } else {
+      BOOST_TEST(out[i] == h.input[i] / 0.75f,
+                 boost::test_tools::tolerance(1e-6f));
+    }
+  }
+  BOOST_TEST(dropped > 400u);  // 25% of 2000 is 500
+  BOOST_TEST(dropped < 600u);
+  // The mask is fixed by the seed, so the layer is linear: exact gradients.
+  h.check_gradients(1e-2f, 1e-3f);
+  // Another seed, another mask.
+  const auto again = h.forward(h.input, h.params);
+  h.seed = 100;
+  const auto other = h.forward(h.input, h.params);
+  BOOST_TEST(again == out);
+  BOOST_TEST(other != out);
+}
+
+BOOST_AUTO_TEST_CASE(flatten_is_a_view) {
+  static_assert(sq::Flatten::aliases_input);
+  static_assert(
+      std::is_same_v<OutOf<sq::Flatten, sq::Shape<4, 5, 3>>, sq::Shape<60>>);
+}

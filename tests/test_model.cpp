@@ -1,0 +1,286 @@
+// Model<Net, Loss> as a whole: initialisation, weights, the fused and
+// unfused plans, whole-model gradients, determinism, and the errors for bad
+// input.
+#define BOOST_TEST_MODULE model
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <sequent/sequent.hpp>
+#include <string>
+#include <vector>
+
+namespace sq = sequent;
+
+namespace {
+
+using Mlp = sq::Sequential<sq::Input<6, 6, 1>, sq::Flatten, sq::Dense<16>,
+                           sq::ReLU, sq::Dense<8>, sq::Tanh, sq::Dense<4>,
+                           sq::Softmax>;
+using Loss = sq::SparseCategoricalCrossentropy;
+
+// n random 6×6 images over 4 classes; the class decides the bright quadrant
+// so that a small network can learn it.
+sq::data::Dataset make_images(std::size_t n, std::uint64_t seed) {
+  sq::Rng rng(seed);
+  std::vector<std::uint8_t> pixels(n * 36);
+  std::vector<std::int32_t> labels(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int label = static_cast<int>(rng.next() % 4);
+    labels[i] = label;
+    for (int y = 0; y < 6; ++y) {
+      for (int x = 0; x < 6; ++x) {
+        const int quadrant = (y / 3) * 2 + x / 3;
+        const float base = quadrant == label ? 180.0f : 40.0f;
+        pixels[i * 36 + y * 6 + x] =
+            static_cast<std::uint8_t>(base + rng.uniform(0.0f, 60.0f));
+      }
+    }
+  }
+  return {std::move(pixels), {6, 6, 1}, std::move(labels),
+          {"a", "b", "c", "d"}, "generated"};
+}
+
+template <class M>
+std::vector<float> params_of(const M& m) {
+  return {m.parameters().begin(), m.parameters().end()};
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+template <class E>
+auto message_has(std::vector<std::string> parts) {
+  return [parts](const E& e) {
+    for (const auto& p : parts) {
+      if (!contains(e.what(), p)) {
+        BOOST_TEST_MESSAGE("message: " << e.what() << " lacks " << p);
+        return false;
+      }
+    }
+    return true;
+  };
+}
+
+// A batch of the first `n` samples of `data`, scaled.
+struct OwnedBatch {
+  std::vector<float> x;
+  std::vector<std::int32_t> labels;
+  sq::Batch view() const { return {x, labels, {}, labels.size()}; }
+};
+OwnedBatch first_batch(const sq::data::Dataset& data, std::size_t n) {
+  OwnedBatch b{std::vector<float>(n * data.shape().size()),
+               std::vector<std::int32_t>(n)};
+  std::vector<std::uint32_t> idx(n);
+  for (std::size_t i = 0; i < n; ++i) idx[i] = static_cast<std::uint32_t>(i);
+  data.gather(idx, b.x.data(), b.labels.data());
+  return b;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(initialisation_is_glorot_and_seeded) {
+  sq::Model<Mlp, Loss> a{sq::Seed{3}}, b{sq::Seed{3}}, c{sq::Seed{4}};
+  BOOST_TEST(params_of(a) == params_of(b));
+  BOOST_TEST(params_of(a) != params_of(c));
+  const auto w = a.get_weights(1);  // Dense<16>: kernel, bias
+  BOOST_REQUIRE_EQUAL(w.size(), 2u);
+  BOOST_TEST(w[0].size() == 36u * 16u);
+  BOOST_TEST(w[1].size() == 16u);
+  const float limit = std::sqrt(6.0f / (36 + 16));
+  for (float v : w[0]) BOOST_TEST(std::fabs(v) <= limit);
+  for (float v : w[1]) BOOST_TEST(v == 0.0f);
+  BOOST_TEST(a.get_weights(0).empty());  // Flatten has no weights
+  BOOST_TEST(a.weight_info(1)[0].name == "kernel");
+  BOOST_TEST((a.weight_info(1)[0].shape == std::vector<std::size_t>{36, 16}));
+}
+
+BOOST_AUTO_TEST_CASE(set_weights_round_trips_and_checks_sizes) {
+  sq::Model<Mlp, Loss> m;
+  auto w = m.get_weights(3);
+  for (auto& t : w) {
+    for (float& v : t) v = 0.5f;
+  }
+  m.set_weights(3, w);
+  BOOST_TEST(m.get_weights(3) == w);
+  auto wrong = w;
+  wrong[0].pop_back();
+  BOOST_CHECK_EXCEPTION(m.set_weights(3, wrong), std::invalid_argument,
+                        message_has<std::invalid_argument>(
+                            {"layer 3", "kernel", "needs 128"}));
+  BOOST_CHECK_EXCEPTION(m.get_weights(9), std::out_of_range,
+                        message_has<std::out_of_range>({"layer 9"}));
+}
+
+// The gradient of the whole model (plan routing, fused loss, every layer's
+// backward) against finite differences of evaluate()'s mean loss. One SGD
+// step with lr = 1 and no momentum moves the parameters by exactly −grad.
+BOOST_AUTO_TEST_CASE(whole_model_gradient_matches_finite_differences) {
+  const auto data = make_images(5, 21);
+  const auto batch = first_batch(data, 5);
+  sq::Model<Mlp, Loss> model{sq::Seed{5}};
+  const auto before = params_of(model);
+  model.train_step(batch.view(), sq::SGD{.lr = 1.0f});
+  const auto after = params_of(model);
+  auto params = model.parameters();
+  std::copy(before.begin(), before.end(), params.begin());
+  const float h = 5e-3f;
+  std::size_t checked = 0;
+  for (std::size_t i = 0; i < params.size(); i += 3) {
+    const float saved = params[i];
+    params[i] = saved + h;
+    const double up = model.evaluate(data).loss;
+    params[i] = saved - h;
+    const double down = model.evaluate(data).loss;
+    params[i] = saved;
+    const double numeric = (up - down) / (2.0 * h);
+    const double analytic = double(before[i]) - after[i];
+    BOOST_TEST(std::fabs(analytic - numeric) <= 2e-3 + 2e-2 * std::fabs(numeric),
+               "parameter " << i << ": backward " << analytic
+                            << ", finite difference " << numeric);
+    ++checked;
+  }
+  BOOST_TEST(checked > 300u);
+}
+
+BOOST_AUTO_TEST_CASE(fused_and_unfused_agree) {
+  const auto data = make_images(32, 22);
+  const auto batch = first_batch(data, 32);
+  sq::Model<Mlp, Loss, sq::Fusion::kOn> fused{sq::Seed{6}};
+  sq::Model<Mlp, Loss, sq::Fusion::kOff> plain{sq::Seed{6}};
+  BOOST_REQUIRE(params_of(fused) == params_of(plain));
+  // Outputs.
+  const auto p1 = fused.predict(data);
+  const auto p2 = plain.predict(data);
+  for (std::size_t i = 0; i < p1.probabilities.size(); ++i) {
+    BOOST_TEST(p1.probabilities[i] == p2.probabilities[i],
+               boost::test_tools::tolerance(1e-5f));
+  }
+  // Gradients, through one plain SGD step.
+  const auto r1 = fused.train_step(batch.view(), sq::SGD{.lr = 1.0f});
+  const auto r2 = plain.train_step(batch.view(), sq::SGD{.lr = 1.0f});
+  BOOST_TEST(r1.loss == r2.loss, boost::test_tools::tolerance(1e-5));
+  const auto a = params_of(fused), b = params_of(plain);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    BOOST_TEST(std::fabs(a[i] - b[i]) <= 1e-5f, "parameter " << i);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(predictions_are_probabilities) {
+  const auto data = make_images(10, 23);
+  sq::Model<Mlp, Loss> m{sq::Seed{1}};
+  const auto p = m.predict(data);
+  BOOST_TEST(p.count == 10u);
+  BOOST_TEST(p.classes == 4u);
+  for (std::size_t i = 0; i < p.count; ++i) {
+    const auto row = p.row(i);
+    double total = 0;
+    for (float v : row) total += v;
+    BOOST_TEST(total == 1.0, boost::test_tools::tolerance(1e-5));
+    const auto best = std::max_element(row.begin(), row.end()) - row.begin();
+    BOOST_TEST(p.labels[i] == best);
+  }
+  // Batch size does not change the answer.
+  const auto q = m.predict(data, 3);
+  BOOST_TEST(q.labels == p.labels);
+}
+
+BOOST_AUTO_TEST_CASE(fit_learns_and_is_deterministic) {
+  const auto train = make_images(512, 24);
+  const auto test = make_images(128, 25);
+  sq::Model<Mlp, Loss> a{sq::Seed{9}}, b{sq::Seed{9}};
+  const sq::FitOptions options{.epochs = 5,
+                               .batch_size = 16,
+                               .validation = &test,
+                               .verbose = sq::Verbosity::kSilent};
+  const auto h = a.fit(train, sq::Adam{.lr = 1e-2f}, options);
+  b.fit(train, sq::Adam{.lr = 1e-2f}, options);
+  BOOST_TEST(params_of(a) == params_of(b));  // bitwise
+  BOOST_REQUIRE_EQUAL(h.epochs.size(), 5u);
+  BOOST_TEST(h.epochs[4].loss < h.epochs[0].loss);
+  BOOST_TEST(h.last().val_accuracy > 0.9);
+  const auto e = a.evaluate(test);
+  BOOST_TEST(e.accuracy == h.last().val_accuracy,
+             boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(e.loss == h.last().val_loss, boost::test_tools::tolerance(1e-9));
+  // A different shuffling seed gives a different run.
+  sq::Model<Mlp, Loss> c{sq::Seed{9}};
+  auto other = options;
+  other.seed = 1234;
+  c.fit(train, sq::Adam{.lr = 1e-2f}, other);
+  BOOST_TEST(params_of(a) != params_of(c));
+}
+
+BOOST_AUTO_TEST_CASE(sgd_momentum_and_nesterov_train) {
+  const auto train = make_images(256, 26);
+  for (bool nesterov : {false, true}) {
+    sq::Model<Mlp, Loss> m{sq::Seed{2}};
+    const auto h = m.fit(train,
+                         sq::SGD{.lr = 0.05f, .momentum = 0.9f,
+                                 .nesterov = nesterov},
+                         {.epochs = 4, .batch_size = 8,
+                          .verbose = sq::Verbosity::kSilent});
+    BOOST_TEST(h.last().accuracy > 0.9, "nesterov " << nesterov);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(dataset_of_the_wrong_shape_is_refused) {
+  sq::data::Dataset wrong(std::vector<std::uint8_t>(2 * 28 * 28), {28, 28, 1},
+                          {0, 1}, {"a", "b", "c", "d"}, "wrong.idx");
+  sq::Model<Mlp, Loss> m;
+  BOOST_CHECK_EXCEPTION(m.fit(wrong, sq::Adam{}), std::invalid_argument,
+                        message_has<std::invalid_argument>(
+                            {"wrong.idx", "28x28x1", "(6, 6, 1)"}));
+  BOOST_CHECK_EXCEPTION(m.predict(wrong), std::invalid_argument,
+                        message_has<std::invalid_argument>({"28x28x1"}));
+}
+
+BOOST_AUTO_TEST_CASE(labels_beyond_the_model_classes_are_refused) {
+  std::vector<std::string> names(10, "x");
+  sq::data::Dataset ten(std::vector<std::uint8_t>(2 * 36), {6, 6, 1}, {0, 7},
+                        names, "ten-classes");
+  sq::Model<Mlp, Loss> m;
+  BOOST_CHECK_EXCEPTION(m.fit(ten, sq::Adam{}), std::invalid_argument,
+                        message_has<std::invalid_argument>(
+                            {"ten-classes", "label 7", "4 classes"}));
+}
+
+BOOST_AUTO_TEST_CASE(bad_batches_are_refused) {
+  sq::Model<Mlp, Loss> m;
+  std::vector<float> x(2 * 36);
+  std::vector<std::int32_t> labels{0, 1};
+  BOOST_CHECK_THROW(m.train_step({x, labels, {}, 3}, sq::Adam{}),
+                    std::invalid_argument);
+  std::vector<std::int32_t> bad{0, 4};
+  BOOST_CHECK_EXCEPTION(m.train_step({x, bad, {}, 2}, sq::Adam{}),
+                        std::invalid_argument,
+                        message_has<std::invalid_argument>({"label 4"}));
+  BOOST_CHECK_THROW(m.train_step({x, labels, {}, 0}, sq::Adam{}),
+                    std::invalid_argument);
+  const auto data = make_images(4, 1);
+  BOOST_CHECK_THROW(m.fit(data, sq::Adam{}, {.batch_size = 0}),
+                    std::invalid_argument);
+}
+
+// A loss that turns infinite stops fit with a clear error and leaves the
+// last good weights (here: those before fit, since epoch 1 never finished).
+BOOST_AUTO_TEST_CASE(non_finite_loss_stops_fit_and_keeps_good_weights) {
+  using Line = sq::Sequential<sq::Input<1>, sq::Dense<1>>;
+  sq::Model<Line, sq::MeanSquaredError> m{sq::Seed{1}};
+  std::vector<float> x(64), y(64);
+  for (std::size_t i = 0; i < 64; ++i) {
+    x[i] = static_cast<float>(i);
+    y[i] = 3.0f * x[i];
+  }
+  const sq::data::FloatDataset data(x, 1, y, 1);
+  // A healthy epoch first, whose weights must survive.
+  m.fit(data, sq::SGD{.lr = 1e-5f},
+        {.epochs = 1, .verbose = sq::Verbosity::kSilent});
+  const auto good = params_of(m);
+  BOOST_CHECK_EXCEPTION(
+      m.fit(data, sq::SGD{.lr = 1e3f},
+            {.epochs = 3, .batch_size = 8, .verbose = sq::Verbosity::kSilent}),
+      sq::NonFiniteLoss,
+      message_has<sq::NonFiniteLoss>({"loss became", "epoch 1", "restored"}));
+  BOOST_TEST(params_of(m) == good);
+  for (float v : params_of(m)) BOOST_TEST(std::isfinite(v));
+}
