@@ -12,6 +12,7 @@
 #include "sequent/layers/core.hpp"
 #include "sequent/layers/dropout.hpp"
 #include "sequent/losses.hpp"
+#include "sequent/metrics/metrics.hpp"
 #include "sequent/model.hpp"
 #include "sequent/optimizers.hpp"
 #include "sequent/sequential.hpp"

@@ -1,0 +1,73 @@
+// Classification metrics: accuracy, the confusion matrix, per-class
+// precision / recall / F1 with macro and weighted averages, and a report laid
+// out like scikit-learn's classification_report.
+//
+// Zero division is handled as scikit-learn does by default: a precision with
+// no predictions of the class, a recall with no true samples of it, or an F1
+// with precision + recall = 0 is 0.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sequent/train/options.hpp"
+
+namespace sequent::metrics {
+
+// counts[t·classes + p]: samples of true class t predicted as p.
+struct ConfusionMatrix {
+  std::size_t classes = 0;
+  std::vector<std::size_t> counts;
+
+  std::size_t at(std::size_t truth, std::size_t predicted) const {
+    return counts[truth * classes + predicted];
+  }
+  std::size_t total() const;
+};
+
+// Requires predicted.size() == truth.size() and every value in
+// [0, classes); throws std::invalid_argument naming the first bad one.
+ConfusionMatrix confusion_matrix(std::span<const std::int32_t> predicted,
+                                 std::span<const std::int32_t> truth,
+                                 std::size_t classes);
+
+double accuracy(std::span<const std::int32_t> predicted,
+                std::span<const std::int32_t> truth);
+
+struct ClassScores {
+  double precision = 0;
+  double recall = 0;
+  double f1 = 0;
+  std::size_t support = 0;  // true samples of the class
+};
+
+struct Report {
+  std::vector<std::string> class_names;
+  std::vector<ClassScores> per_class;
+  ClassScores macro_avg;     // unweighted mean over classes
+  ClassScores weighted_avg;  // mean weighted by support
+  double accuracy = 0;
+  std::size_t total = 0;
+
+  // scikit-learn's layout, `digits` decimals.
+  std::string to_string(int digits = 2) const;
+};
+
+Report scores(const ConfusionMatrix& matrix,
+              std::vector<std::string> class_names);
+
+// The report for predictions against true labels. class_names may be empty
+// (classes are then named 0, 1, …) or have one name per class.
+std::string classification_report(std::span<const std::int32_t> predicted,
+                                  std::span<const std::int32_t> truth,
+                                  const std::vector<std::string>& class_names,
+                                  int digits = 2);
+std::string classification_report(const Predictions& predictions,
+                                  std::span<const std::int32_t> truth,
+                                  const std::vector<std::string>& class_names,
+                                  int digits = 2);
+
+}  // namespace sequent::metrics
