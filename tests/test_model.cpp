@@ -139,7 +139,7 @@ BOOST_AUTO_TEST_CASE(whole_model_gradient_matches_finite_differences) {
                             << ", finite difference " << numeric);
     ++checked;
   }
-  BOOST_TEST(checked > 300u);
+  BOOST_TEST(checked > 250u);  // a third of the parameters
 }
 
 BOOST_AUTO_TEST_CASE(fused_and_unfused_agree) {

@@ -16,15 +16,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <span>
 #include <stdexcept>
 #include <string>
-#include <typeinfo>
 #include <vector>
 
 #include "sequent/buffer.hpp"
 #include "sequent/data/dataset.hpp"
 #include "sequent/fuse.hpp"
+#include "sequent/io/model_file.hpp"
 #include "sequent/kernels/loss.hpp"
 #include "sequent/losses.hpp"
 #include "sequent/optimizers.hpp"
@@ -136,6 +137,72 @@ class Model {
     for_layer(layer, [&](const auto& infos, std::size_t) { out = infos; });
     return out;
   }
+
+  // ---- files ----------------------------------------------------------------
+
+  // The compile-time architecture fingerprint that model files carry.
+  static constexpr std::uint64_t fingerprint = Net::fingerprint;
+
+  // Writes the weights (atomically: a crash mid-save leaves the old file).
+  void save(const std::filesystem::path& path) const {
+    io::write_model_file(path, to_file(io::FileKind::kWeights));
+  }
+  // Reads weights saved from a model of this architecture. On any error
+  // (another architecture, a truncated or corrupt file) throws
+  // io::ModelFileError naming the file and what differs, and leaves this
+  // model's weights untouched.
+  void load_weights(const std::filesystem::path& path) {
+    apply_file(io::read_model_file(path), path.string());
+  }
+  static Model load(const std::filesystem::path& path) {
+    Model model;
+    model.load_weights(path);
+    return model;
+  }
+
+  // A training checkpoint: the weights plus the optimiser's state and step,
+  // the epochs done and the seed of the fit that wrote it. Loading it and
+  // calling fit with .initial_epoch = epochs_done() (and the same seed)
+  // continues exactly as an uninterrupted run would (same target, same
+  // thread count).
+  void save_checkpoint(const std::filesystem::path& path) const {
+    io::ModelFile f = to_file(io::FileKind::kCheckpoint);
+    f.training = {optimizer_name_,
+                  opt_step_,
+                  {opt_state_.data(), opt_state_.data() + opt_state_.size()},
+                  epochs_done_,
+                  fit_seed_,
+                  train_steps_};
+    io::write_model_file(path, f);
+  }
+  io::TrainingState load_checkpoint(const std::filesystem::path& path) {
+    const io::ModelFile f = io::read_model_file(path);
+    if (f.kind != io::FileKind::kCheckpoint) {
+      throw io::ModelFileError(path.string() +
+                               ": holds weights only, not a training "
+                               "checkpoint (use load_weights)");
+    }
+    const io::TrainingState& s = f.training;
+    if (s.optimizer_state.size() % Net::param_buffer_size != 0) {
+      throw io::ModelFileError(
+          path.string() + ": optimiser state of " +
+          std::to_string(s.optimizer_state.size()) +
+          " values does not fit this model's " +
+          std::to_string(Net::param_buffer_size) + "-value parameter buffer");
+    }
+    apply_file(f, path.string());
+    opt_state_.resize(s.optimizer_state.size());
+    std::copy(s.optimizer_state.begin(), s.optimizer_state.end(),
+              opt_state_.data());
+    optimizer_name_ = s.optimizer;
+    opt_step_ = s.optimizer_step;
+    epochs_done_ = s.epochs_done;
+    fit_seed_ = s.fit_seed;
+    train_steps_ = s.train_steps;
+    return s;
+  }
+  // Epochs completed by fit (restored by load_checkpoint).
+  int epochs_done() const { return epochs_done_; }
 
   // ---- training -----------------------------------------------------------
 
@@ -277,12 +344,33 @@ class Model {
     return s;
   }
 
+  // The TrainingControl that fit hands its callbacks.
+  class Control : public TrainingControl {
+   public:
+    Control(Model& model, const History& history)
+        : model_(model), history_(history) {}
+    std::span<float> parameters() override { return model_.parameters(); }
+    void save_weights(const std::filesystem::path& p) const override {
+      model_.save(p);
+    }
+    void save_checkpoint(const std::filesystem::path& p) const override {
+      model_.save_checkpoint(p);
+    }
+    const History& history() const override { return history_; }
+
+   private:
+    Model& model_;
+    const History& history_;
+  };
+
   template <class Data, class Opt>
   History fit_loop(const Data& train, const Opt& optimizer,
                    const BasicFitOptions<Data>& options) {
-    if (options.epochs < 0) {
-      throw std::invalid_argument("fit: epochs must be >= 0, got " +
-                                  std::to_string(options.epochs));
+    if (options.epochs < 0 || options.initial_epoch < 0) {
+      throw std::invalid_argument(
+          "fit: epochs and initial_epoch must be >= 0, got " +
+          std::to_string(options.epochs) + " and " +
+          std::to_string(options.initial_epoch));
     }
     check_batch_size(options.batch_size);
     if (train.size() == 0) {
@@ -290,7 +378,9 @@ class Model {
     }
     prepare_optimizer<Opt>();
     FlushDenormals flush;
+    Opt opt = optimizer;  // its learning rate may be scheduled
     const std::uint64_t seed = options.seed.value_or(mix_seed(seed_, 1));
+    fit_seed_ = seed;
     const std::size_t n = train.size();
     const std::size_t batch_size = std::min(options.batch_size, n);
     const std::size_t steps = (n + batch_size - 1) / batch_size;
@@ -298,14 +388,27 @@ class Model {
     std::vector<std::int32_t> labels(batch_size);
     ProgressReporter progress(*options.log, options.verbose, options.epochs,
                               steps);
+    History history;
+    Control control(*this, history);
+    control.learning_rate = opt.lr;
+    for (Callback* c : options.callbacks) c->on_train_begin(control);
     // The last weights that finished an epoch with a finite loss, restored if
     // the loss turns NaN or infinite.
     AlignedBuffer good_params = params_, good_state = opt_state_;
     std::int64_t good_opt_step = opt_step_;
+    int good_epoch = options.initial_epoch;
+    auto restore_good = [&] {
+      params_ = good_params;
+      opt_state_ = good_state;
+      opt_step_ = good_opt_step;
+      epochs_done_ = good_epoch;
+    };
 
-    History history;
-    for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    for (int epoch = options.initial_epoch + 1; epoch <= options.epochs;
+         ++epoch) {
       const auto start = std::chrono::steady_clock::now();
+      for (Callback* c : options.callbacks) c->on_epoch_begin(epoch, control);
+      opt.lr = control.learning_rate;
       progress.begin_epoch(epoch);
       const auto order = data::epoch_order(n, options.shuffle, seed,
                                            static_cast<std::uint64_t>(epoch));
@@ -324,19 +427,18 @@ class Model {
           targets.targets = staging_targets_.data();
         }
         const StepStats r =
-            step(staging_.data(), targets, b, optimizer,
+            step(staging_.data(), targets, b, opt,
                  mix_seed(seed, (static_cast<std::uint64_t>(epoch) << 32) + s));
         if (!std::isfinite(r.loss_sum)) {
-          params_ = good_params;
-          opt_state_ = good_state;
-          opt_step_ = good_opt_step;
+          restore_good();
           throw NonFiniteLoss(
               "fit: the loss became " + std::to_string(r.loss_sum) +
               " at epoch " + std::to_string(epoch) + ", step " +
               std::to_string(s + 1) + " of " + std::to_string(steps) +
               "; training stopped and the weights were restored to " +
-              (epoch == 1 ? std::string("those before fit")
-                          : "the end of epoch " + std::to_string(epoch - 1)) +
+              (epoch == options.initial_epoch + 1
+                   ? std::string("those before fit")
+                   : "the end of epoch " + std::to_string(epoch - 1)) +
               ". A lower learning rate usually helps.");
         }
         loss_sum += r.loss_sum;
@@ -347,6 +449,7 @@ class Model {
       }
       EpochRecord record;
       record.epoch = epoch;
+      record.learning_rate = opt.lr;
       record.loss = loss_sum / static_cast<double>(seen);
       record.accuracy = Loss::classification
                             ? static_cast<double>(correct) / seen
@@ -355,16 +458,27 @@ class Model {
         const Evaluation v = evaluate_impl(*options.validation, 256);
         record.val_loss = v.loss;
         record.val_accuracy = v.accuracy;
+        record.validated = true;
       }
       record.seconds = std::chrono::duration<double>(
                            std::chrono::steady_clock::now() - start)
                            .count();
       history.epochs.push_back(record);
+      epochs_done_ = epoch;
       progress.end_epoch(record);
+      try {
+        for (Callback* c : options.callbacks) c->on_epoch_end(record, control);
+      } catch (const NonFiniteLoss&) {
+        restore_good();
+        throw;
+      }
       good_params = params_;
       good_state = opt_state_;
       good_opt_step = opt_step_;
+      good_epoch = epoch;
+      if (control.stop_requested()) break;
     }
+    for (Callback* c : options.callbacks) c->on_train_end(control);
     return history;
   }
 
@@ -418,6 +532,70 @@ class Model {
                                   params_.data(), n, false, 0);
   }
 
+  // ---- files ------------------------------------------------------------------
+
+  io::ModelFile to_file(io::FileKind kind) const {
+    io::ModelFile f;
+    f.kind = kind;
+    f.fingerprint = fingerprint;
+    f.architecture = Net::architecture();
+    hana::for_each(Net::layers::hana_tuple, [&](auto t) {
+      using Info = typename decltype(t)::type;
+      std::size_t offset = Info::param_offset;
+      for (const WeightInfo& w :
+           Info::layer::template weights<typename Info::input>()) {
+        io::TensorRecord r{static_cast<std::uint32_t>(Info::index), w.name,
+                           {w.shape.begin(), w.shape.end()},
+                           {params_.data() + offset,
+                            params_.data() + offset + w.size()}};
+        f.tensors.push_back(std::move(r));
+        offset += w.size();
+      }
+    });
+    return f;
+  }
+
+  // Checks that `f` holds exactly this architecture's tensors, then copies
+  // them in; nothing changes unless everything fits.
+  void apply_file(const io::ModelFile& f, const std::string& name) {
+    if (f.fingerprint != fingerprint) {
+      throw io::ModelFileError(
+          name + ": saved from another architecture\n  file:  " +
+          f.architecture + "\n  model: " + Net::architecture());
+    }
+    const io::ModelFile mine = to_file(io::FileKind::kWeights);
+    if (f.tensors.size() != mine.tensors.size()) {
+      throw io::ModelFileError(name + ": holds " +
+                               std::to_string(f.tensors.size()) +
+                               " tensors, the model has " +
+                               std::to_string(mine.tensors.size()));
+    }
+    for (std::size_t i = 0; i < f.tensors.size(); ++i) {
+      const auto &a = f.tensors[i], &b = mine.tensors[i];
+      if (a.layer != b.layer || a.name != b.name || a.shape != b.shape) {
+        throw io::ModelFileError(
+            name + ": tensor " + std::to_string(i) + " is layer " +
+            std::to_string(a.layer) + " " + a.name + ", the model expects " +
+            "layer " + std::to_string(b.layer) + " " + b.name +
+            " of the same shape");
+      }
+    }
+    AlignedBuffer loaded(params_.size());
+    std::size_t i = 0;
+    hana::for_each(Net::layers::hana_tuple, [&](auto t) {
+      using Info = typename decltype(t)::type;
+      std::size_t offset = Info::param_offset;
+      for (std::size_t w = 0;
+           w < Info::layer::template weights<typename Info::input>().size();
+           ++w, ++i) {
+        std::copy(f.tensors[i].values.begin(), f.tensors[i].values.end(),
+                  loaded.data() + offset);
+        offset += f.tensors[i].values.size();
+      }
+    });
+    params_ = std::move(loaded);
+  }
+
   // ---- helpers ---------------------------------------------------------------
 
   std::size_t count_correct(const float* out, LossTargets t, std::size_t b) {
@@ -456,10 +634,10 @@ class Model {
   template <class Opt>
   void prepare_optimizer() {
     const std::size_t size = Opt::state_slots * Net::param_buffer_size;
-    if (optimizer_type_ != &typeid(Opt) || opt_state_.size() != size) {
+    if (optimizer_name_ != Opt::name || opt_state_.size() != size) {
       opt_state_.resize(size);
       opt_step_ = 0;
-      optimizer_type_ = &typeid(Opt);
+      optimizer_name_ = Opt::name;
     }
   }
 
@@ -561,7 +739,9 @@ class Model {
 
   std::uint64_t seed_;
   AlignedBuffer params_, grads_, opt_state_;
-  const std::type_info* optimizer_type_ = nullptr;
+  std::string optimizer_name_;
+  int epochs_done_ = 0;
+  std::uint64_t fit_seed_ = 0;
   std::int64_t opt_step_ = 0;
   std::uint64_t train_steps_ = 0;
   AlignedBuffer train_arena_, eval_arena_, infer_arena_;

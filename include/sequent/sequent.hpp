@@ -17,4 +17,5 @@
 #include "sequent/optimizers.hpp"
 #include "sequent/sequential.hpp"
 #include "sequent/train/cpu.hpp"
+#include "sequent/train/callbacks.hpp"
 #include "sequent/train/history.hpp"

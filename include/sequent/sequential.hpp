@@ -14,6 +14,8 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
+#include <string_view>
 #include <string>
 #include <type_traits>
 
@@ -28,11 +30,13 @@ namespace sequent {
 template <class L>
 concept Layer = requires {
   { L::name() } -> std::convertible_to<std::string>;
+  { L::tag } -> std::convertible_to<std::string_view>;
   L::aliases_input;
 };
 
 namespace detail {
 struct InvalidLayer : LayerDefaults {
+  static constexpr std::string_view tag = "invalid";
   static std::string name() { return "(invalid)"; }
 };
 
@@ -137,6 +141,42 @@ struct Sequential {
     });
     return total;
   }();
+
+  // A 64-bit FNV-1a hash of the architecture — every layer's kind, output
+  // shape and parameter count, and the input shape — computed by the
+  // compiler. Model files carry it, so weights cannot be loaded into a model
+  // of another architecture.
+  static constexpr std::uint64_t fingerprint = [] {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    auto mix = [&h](std::uint64_t v) {
+      for (int i = 0; i < 8; ++i) {
+        h = (h ^ ((v >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+      }
+    };
+    auto mix_shape = [&mix](const auto& dims) {
+      mix(dims.size());
+      for (int d : dims) mix(static_cast<std::uint64_t>(d));
+    };
+    mix_shape(input::dims);
+    hana::for_each(layers::hana_tuple, [&](auto t) {
+      using Info = typename decltype(t)::type;
+      for (char c : Info::layer::tag) mix(static_cast<unsigned char>(c));
+      mix_shape(Info::output::dims);
+      mix(Info::param_count);
+    });
+    return h;
+  }();
+
+  // "Input(28, 28, 1) > Flatten (784,) > Dense<128> (128,) > …", the
+  // readable form of the fingerprint, for error messages.
+  static std::string architecture() {
+    std::string out = "Input" + input::to_string();
+    hana::for_each(layers::hana_tuple, [&](auto t) {
+      using Info = typename decltype(t)::type;
+      out += " > " + Info::layer::name() + " " + Info::output::to_string();
+    });
+    return out;
+  }
 };
 
 template <class T>

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "sequent/kernels/activation.hpp"
 #include "sequent/layers/layer.hpp"
@@ -40,12 +41,15 @@ concept ActivationLayer = requires {
 };
 
 struct ReLU : ElementwiseActivation<kernels::Activation::kReLU> {
+  static constexpr std::string_view tag = "ReLU";
   static std::string name() { return "ReLU"; }
 };
 struct Sigmoid : ElementwiseActivation<kernels::Activation::kSigmoid> {
+  static constexpr std::string_view tag = "Sigmoid";
   static std::string name() { return "Sigmoid"; }
 };
 struct Tanh : ElementwiseActivation<kernels::Activation::kTanh> {
+  static constexpr std::string_view tag = "Tanh";
   static std::string name() { return "Tanh"; }
 };
 // Keras' default slope is 0.3 (PyTorch's is 0.01).
@@ -54,6 +58,7 @@ struct LeakyReLU
     : ElementwiseActivation<kernels::Activation::kLeakyReLU,
                             static_cast<float>(Alpha)> {
   static_assert(Alpha >= 0.0, "LeakyReLU<alpha> needs alpha >= 0");
+  static constexpr std::string_view tag = "LeakyReLU";
   static std::string name() {
     char buf[48];
     std::snprintf(buf, sizeof buf, "LeakyReLU<%g>", Alpha);
@@ -65,6 +70,7 @@ struct LeakyReLU
 // fusion removes it and the loss works on logits (stable, gradient p − y).
 struct Softmax : LayerDefaults {
   static constexpr bool backward_in_place = true;
+  static constexpr std::string_view tag = "Softmax";
   static std::string name() { return "Softmax"; }
   static std::string kernel() { return "row-wise softmax kernel"; }
   template <class In>

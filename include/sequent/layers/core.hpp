@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sequent/kernels/activation.hpp"
@@ -32,6 +33,7 @@ inline constexpr bool is_input_v<Input<Dims...>> = true;
 // Flatten: (H, W, C) → (H·W·C). Row-major data is already flat, so the
 // output is a view of the input: no buffer, no copy, no kernel.
 struct Flatten : LayerDefaults {
+  static constexpr std::string_view tag = "Flatten";
   static constexpr bool aliases_input = true;
   static std::string name() { return "Flatten"; }
   template <class In>
@@ -51,6 +53,7 @@ struct Flatten : LayerDefaults {
 template <int Units, bool UseBias = true>
 struct Dense : LayerDefaults {
   static_assert(Units > 0, "Dense<units> needs units > 0 (a zero-sized layer)");
+  static constexpr std::string_view tag = "Dense";
   static constexpr int units = Units;
   static constexpr bool use_bias = UseBias;
 

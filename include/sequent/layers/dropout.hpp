@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "sequent/kernels/activation.hpp"
 #include "sequent/layers/layer.hpp"
@@ -15,6 +16,7 @@ template <double Rate>
 struct Dropout : LayerDefaults {
   static_assert(Rate >= 0.0 && Rate < 1.0,
                 "Dropout<rate> needs 0 <= rate < 1");
+  static constexpr std::string_view tag = "Dropout";
   static constexpr float rate = static_cast<float>(Rate);
   static constexpr bool backward_in_place = true;
   static constexpr bool training_only = true;

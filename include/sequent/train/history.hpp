@@ -14,6 +14,8 @@ struct EpochRecord {
   double val_loss = NAN;  // NaN without validation data
   double val_accuracy = NAN;
   double seconds = 0;  // wall time of the epoch, validation included
+  double learning_rate = NAN;  // the optimiser's rate during the epoch
+  bool validated = false;      // val_* were measured
 };
 
 struct History {

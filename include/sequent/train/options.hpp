@@ -10,6 +10,7 @@
 #include <span>
 #include <vector>
 
+#include "sequent/train/callbacks.hpp"
 #include "sequent/train/progress.hpp"
 
 namespace sequent {
@@ -25,6 +26,12 @@ struct BasicFitOptions {
   std::optional<std::uint64_t> seed;
   Verbosity verbose = Verbosity::kAuto;
   std::ostream* log = &std::cout;
+  // Epochs already done (resuming from a checkpoint): fit runs epochs
+  // initial_epoch + 1 … epochs, shuffling and dropout exactly as an
+  // uninterrupted run would.
+  int initial_epoch = 0;
+  // Not owned; each must outlive the fit call.
+  std::vector<Callback*> callbacks;
 };
 
 // A batch handed to Model::train_step by people who write their own loop:

@@ -1,0 +1,153 @@
+// Callbacks for fit, as in Keras: each is told when training and each epoch
+// begin and end, and may read the history, change the learning rate, save
+// the model or stop training.
+//
+//   sq::EarlyStopping early{{.monitor = "val_loss", .patience = 3,
+//                            .restore_best_weights = true}};
+//   sq::CSVLogger csv{"history.csv"};
+//   model.fit(train, sq::Adam{}, {.epochs = 50, .validation = &test,
+//                                 .callbacks = {&early, &csv}});
+#pragma once
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sequent/train/history.hpp"
+
+namespace sequent {
+
+// What a callback can see and do while fit runs.
+class TrainingControl {
+ public:
+  virtual ~TrainingControl() = default;
+  // The live weights (the model's flat parameter buffer).
+  virtual std::span<float> parameters() = 0;
+  virtual void save_weights(const std::filesystem::path& path) const = 0;
+  virtual void save_checkpoint(const std::filesystem::path& path) const = 0;
+  virtual const History& history() const = 0;
+
+  // Ends training after the current epoch.
+  void stop() { stop_requested_ = true; }
+  bool stop_requested() const { return stop_requested_; }
+  // The optimiser's learning rate for the coming epoch; a callback's
+  // on_epoch_begin may change it.
+  float learning_rate = 0.0f;
+
+ private:
+  bool stop_requested_ = false;
+};
+
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  virtual void on_train_begin(TrainingControl&) {}
+  virtual void on_epoch_begin(int /*epoch*/, TrainingControl&) {}
+  virtual void on_epoch_end(const EpochRecord&, TrainingControl&) {}
+  virtual void on_train_end(TrainingControl&) {}
+};
+
+// The value of `metric` in a record ("loss", "val_accuracy", …); throws
+// std::invalid_argument for an unknown name.
+double metric_value(const EpochRecord& record, const std::string& metric);
+// Whether larger is better for a metric (accuracies) or smaller (losses).
+bool higher_is_better(const std::string& metric);
+
+// Appends one CSV line per epoch to a file (header first), flushed at once,
+// so a crash loses nothing already logged.
+class CSVLogger : public Callback {
+ public:
+  explicit CSVLogger(std::filesystem::path path, bool append = false);
+  void on_train_begin(TrainingControl&) override;
+  void on_epoch_end(const EpochRecord& record, TrainingControl&) override;
+
+ private:
+  std::filesystem::path path_;
+  bool append_;
+};
+
+struct EarlyStoppingOptions {
+  std::string monitor = "val_loss";
+  int patience = 0;          // epochs without improvement before stopping
+  double min_delta = 0.0;    // smaller changes are not improvements
+  bool restore_best_weights = false;
+};
+
+// Stops when the monitored metric has not improved for `patience` epochs;
+// optionally puts back the weights of the best epoch when training ends.
+class EarlyStopping : public Callback {
+ public:
+  explicit EarlyStopping(EarlyStoppingOptions options = {});
+  void on_train_begin(TrainingControl&) override;
+  void on_epoch_end(const EpochRecord& record, TrainingControl&) override;
+  void on_train_end(TrainingControl&) override;
+  int best_epoch() const { return best_epoch_; }
+  int stopped_epoch() const { return stopped_epoch_; }
+
+ private:
+  EarlyStoppingOptions options_;
+  double best_ = 0;
+  int best_epoch_ = 0;
+  int waited_ = 0;
+  int stopped_epoch_ = 0;
+  std::vector<float> best_weights_;
+};
+
+struct ModelCheckpointOptions {
+  // "{epoch}" in the path is replaced by the epoch number.
+  std::filesystem::path path = "model.sqm";
+  std::string monitor = "val_loss";
+  bool save_best_only = false;
+  // A full training checkpoint (optimiser state, epoch) instead of weights.
+  bool training_checkpoint = false;
+};
+
+class ModelCheckpoint : public Callback {
+ public:
+  explicit ModelCheckpoint(ModelCheckpointOptions options);
+  void on_train_begin(TrainingControl&) override;
+  void on_epoch_end(const EpochRecord& record, TrainingControl&) override;
+  const std::vector<std::filesystem::path>& written() const { return written_; }
+
+ private:
+  ModelCheckpointOptions options_;
+  double best_ = 0;
+  bool have_best_ = false;
+  std::vector<std::filesystem::path> written_;
+};
+
+// Sets the learning rate before every epoch: schedule(epoch, current lr),
+// epochs counted from 1.
+class LearningRateScheduler : public Callback {
+ public:
+  explicit LearningRateScheduler(std::function<float(int, float)> schedule);
+  void on_epoch_begin(int epoch, TrainingControl& control) override;
+
+ private:
+  std::function<float(int, float)> schedule_;
+};
+
+// Ends fit with NonFiniteLoss when an epoch's training or validation loss is
+// NaN or infinite. (fit always stops at the first non-finite training step;
+// this also watches the validation loss.) The weights of the last good epoch
+// are restored first.
+class TerminateOnNaN : public Callback {
+ public:
+  void on_epoch_end(const EpochRecord& record, TrainingControl&) override;
+};
+
+namespace schedules {
+// lr0 · factor^⌊(epoch − 1) / every⌋
+std::function<float(int, float)> step(float lr0, float factor, int every);
+// Cosine decay from lr0 to min_lr over `epochs` epochs.
+std::function<float(int, float)> cosine(float lr0, int epochs,
+                                        float min_lr = 0.0f);
+}  // namespace schedules
+
+}  // namespace sequent
