@@ -2,6 +2,12 @@
 // list of kernels that run. The rewrite is a compile-time pattern match over
 // the LayerInfo list of a Sequential:
 //
+//   Conv2D, BatchNorm[, act] → training: convolution, then one batch-norm +
+//                             activation kernel; inference: BatchNorm folded
+//                             into the convolution's weights and bias, the
+//                             activation in its epilogue
+//   Conv2D, <activation>    → one convolution with a bias + activation epilogue
+//   BatchNorm, <activation> → one batch-norm kernel with the activation
 //   Dense, <activation>     → one GEMM with a bias + activation epilogue
 //   Softmax (last) + a cross-entropy loss
 //                           → removed; the loss takes logits and computes
@@ -20,6 +26,8 @@
 #include <type_traits>
 
 #include "sequent/layers/activation.hpp"
+#include "sequent/layers/batchnorm.hpp"
+#include "sequent/layers/conv.hpp"
 #include "sequent/layers/core.hpp"
 #include "sequent/sequential.hpp"
 #include "sequent/type_list.hpp"
@@ -43,7 +51,12 @@ struct Step {
   static constexpr std::size_t last_layer = LastInfo::index;
   // Parameters of a fused group belong to its first layer (the Dense).
   static constexpr std::size_t param_offset = FirstInfo::param_offset;
-  static constexpr std::size_t param_count = FirstInfo::param_count;
+  // All parameters of the group (they are contiguous).
+  static constexpr std::size_t param_count =
+      LastInfo::param_end - FirstInfo::param_offset;
+  // Conv2D has no state, so a Conv2D+BatchNorm group's state starts where
+  // the BatchNorm's does.
+  static constexpr std::size_t state_offset = FirstInfo::state_offset;
 };
 
 namespace fused {
@@ -67,6 +80,138 @@ struct DenseActivation : LayerDefaults {
   }
 };
 
+// Conv2D followed by an element-wise activation: one convolution, the bias
+// and activation applied in its epilogue.
+template <class ConvLayer, class Act>
+struct ConvActivation : LayerDefaults {
+  static std::string name() {
+    return ConvLayer::name() + "+" + Act::name() + ": convolution, bias+" +
+           Act::name() + " epilogue";
+  }
+  static std::string kernel() { return name(); }
+  template <class In, class Out>
+  static void forward(const ForwardContext& c) {
+    ConvLayer::template forward_with<In, Act::kind, Act::alpha>(
+        c, c.params,
+        ConvLayer::use_bias ? c.params + ConvLayer::template weight_count<In>
+                            : nullptr,
+        c.out);
+  }
+  template <class In, class Out>
+  static void backward(const BackwardContext& c) {
+    kernels::ActivationBackward(Act::kind, Act::alpha, c.out, c.dout, c.dout,
+                                c.batch * Out::size);
+    ConvLayer::template backward_from<In>(c, c.dout);
+  }
+};
+
+// BatchNorm followed by an element-wise activation: one kernel.
+template <class BN, class Act>
+struct BatchNormActivation : BN {
+  static std::string name() {
+    return BN::name() + "+" + Act::name() + ": batch-norm kernel, " +
+           Act::name() + " fused";
+  }
+  static std::string kernel() { return name(); }
+  template <class In, class Out>
+  static void forward(const ForwardContext& c) {
+    BN::template normalize<In, Act::kind, Act::alpha>(c, c.in, c.out);
+  }
+  template <class In, class Out>
+  static void backward(const BackwardContext& c) {
+    BN::template backward_through<In, Act::kind, Act::alpha>(
+        c, c.in, c.out, c.dout, c.din != nullptr ? c.din : c.dout);
+  }
+};
+
+struct NoActivation {
+  static constexpr kernels::Activation kind = kernels::Activation::kIdentity;
+  static constexpr float alpha = 0.0f;
+  static std::string name() { return ""; }
+};
+
+// Conv2D, BatchNorm and an optional activation. In training (and
+// evaluation) the convolution writes z, kept for backward, and one kernel
+// normalises z and applies the activation. For inference (Folded) BatchNorm
+// becomes part of the convolution: w' = w · scale, b' = b · scale + shift per
+// output channel, prepared once whenever the weights change.
+template <class ConvLayer, class BN, class Act, bool Folded>
+struct ConvBatchNorm : LayerDefaults {
+  template <class In>
+  using conv_out = typename ConvLayer::template output<In>::type;
+  template <class In>
+  static constexpr std::size_t bn_param_offset =
+      padded_size(ConvLayer::template param_count<In>);
+  template <class In>
+  static constexpr std::size_t weight_count =
+      ConvLayer::template weight_count<In>;
+
+  static std::string name() {
+    const std::string act = Act::name().empty() ? "" : "+" + Act::name();
+    return ConvLayer::name() + "+" + BN::name() + act +
+           (Folded ? ": convolution with BatchNorm folded into its weights" +
+                         (act.empty() ? std::string()
+                                      : ", " + Act::name() + " epilogue")
+                   : ": convolution, then batch-norm" + act + " kernel");
+  }
+  static std::string kernel() { return name(); }
+
+  template <class In>
+  static constexpr std::size_t aux_size = Folded ? 0 : conv_out<In>::size;
+  template <class In>
+  static constexpr std::size_t scratch_size =
+      Folded ? 0 : BN::template scratch_size<conv_out<In>>;
+  template <class In>
+  static constexpr std::size_t derived_size =
+      Folded ? weight_count<In> + ConvLayer::filters : 0;
+
+  template <class In>
+  static void prepare(const float* params, const float* state,
+                      float* derived) {
+    if constexpr (Folded) {
+      constexpr std::size_t F = ConvLayer::filters;
+      float scale[F], shift[F];
+      BN::template inference_scale_shift<conv_out<In>>(
+          params + bn_param_offset<In>, state, scale, shift);
+      for (std::size_t i = 0; i < weight_count<In>; ++i) {
+        derived[i] = params[i] * scale[i % F];  // kernel is (…, F) last
+      }
+      for (std::size_t f = 0; f < F; ++f) {
+        const float bias = ConvLayer::use_bias ? params[weight_count<In> + f]
+                                               : 0.0f;
+        derived[weight_count<In> + f] = bias * scale[f] + shift[f];
+      }
+    }
+  }
+
+  template <class In, class Out>
+  static void forward(const ForwardContext& c) {
+    if constexpr (Folded) {
+      ConvLayer::template forward_with<In, Act::kind, Act::alpha>(
+          c, c.derived, c.derived + weight_count<In>, c.out);
+    } else {
+      const float* bias = ConvLayer::use_bias ? c.params + weight_count<In>
+                                              : nullptr;
+      ConvLayer::template forward_with<In>(c, c.params, bias, c.aux);
+      ForwardContext bn = c;
+      bn.params = c.params + bn_param_offset<In>;
+      BN::template normalize<conv_out<In>, Act::kind, Act::alpha>(bn, c.aux,
+                                                                 c.out);
+    }
+  }
+  template <class In, class Out>
+  static void backward(const BackwardContext& c) {
+    static_assert(!Folded, "an inference step has no backward");
+    BackwardContext bn = c;
+    bn.params = c.params + bn_param_offset<In>;
+    bn.dparams = c.dparams + bn_param_offset<In>;
+    // dz (the gradient at the convolution's output) replaces dout in place.
+    BN::template backward_through<conv_out<In>, Act::kind, Act::alpha>(
+        bn, c.aux, c.out, c.dout, c.dout);
+    ConvLayer::template backward_from<In>(c, c.dout);
+  }
+};
+
 // A layer folded into its neighbour (Softmax into the loss) or dropped
 // (Dropout at inference): its output is its input, unchanged.
 template <class Layer>
@@ -87,11 +232,28 @@ template <class L>
 inline constexpr bool is_dense_v = false;
 template <int U, bool B>
 inline constexpr bool is_dense_v<Dense<U, B>> = true;
+template <class L>
+inline constexpr bool is_conv_v = false;
+template <int F, Window K, Padding P, Window S, bool B>
+inline constexpr bool is_conv_v<Conv2D<F, K, P, S, B>> = true;
+template <class L>
+inline constexpr bool is_batchnorm_v = false;
+template <double M, double E>
+inline constexpr bool is_batchnorm_v<BatchNorm<M, E>> = true;
 
-enum class Rule { kAsWritten, kDenseActivation, kSoftmaxIntoLoss, kDrop };
+enum class Rule {
+  kAsWritten,
+  kDenseActivation,
+  kConvActivation,
+  kConvBatchNorm,            // Conv2D, BatchNorm
+  kConvBatchNormActivation,  // Conv2D, BatchNorm, activation
+  kBatchNormActivation,
+  kSoftmaxIntoLoss,
+  kDrop
+};
 
 template <PlanKind Kind, Fusion F, bool LossFusesSoftmax, bool Last, class L,
-          class Next>
+          class Next, class Next2>
 constexpr Rule rule_for() {
   if constexpr (Kind != PlanKind::kTraining && L::training_only) {
     return Rule::kDrop;
@@ -100,6 +262,15 @@ constexpr Rule rule_for() {
   } else if constexpr (Kind != PlanKind::kInference && LossFusesSoftmax &&
                        Last && std::is_same_v<L, Softmax>) {
     return Rule::kSoftmaxIntoLoss;
+  } else if constexpr (is_conv_v<L> && is_batchnorm_v<Next> &&
+                       ActivationLayer<Next2>) {
+    return Rule::kConvBatchNormActivation;
+  } else if constexpr (is_conv_v<L> && is_batchnorm_v<Next>) {
+    return Rule::kConvBatchNorm;
+  } else if constexpr (is_conv_v<L> && ActivationLayer<Next>) {
+    return Rule::kConvActivation;
+  } else if constexpr (is_batchnorm_v<L> && ActivationLayer<Next>) {
+    return Rule::kBatchNormActivation;
   } else if constexpr (is_dense_v<L> && ActivationLayer<Next>) {
     return Rule::kDenseActivation;
   } else {
@@ -119,9 +290,12 @@ template <class Steps, class I0, class... Rest, PlanKind Kind, Fusion F,
 struct rewrite<Steps, TypeList<I0, Rest...>, Kind, F, LossFuses> {
   using next_layer =
       typename at<0, TypeList<typename Rest::layer..., NoLayer>>::type;
+  using next_layer2 =
+      typename at<1, TypeList<typename Rest::layer..., NoLayer, NoLayer>>::type;
   static constexpr Rule rule =
       rule_for<Kind, F, LossFuses, sizeof...(Rest) == 0, typename I0::layer,
-               next_layer>();
+               next_layer, next_layer2>();
+  static constexpr bool kFolded = Kind == PlanKind::kInference;
 
   template <Rule R, class... Tail>
   struct apply {  // kAsWritten
@@ -140,13 +314,42 @@ struct rewrite<Steps, TypeList<I0, Rest...>, Kind, F, LossFuses> {
     using type =
         append_t<Steps, Step<fused::Absorbed<typename I0::layer>, I0, I0>>;
   };
+  // Replaces I0 … Last by one Step running Exec, and goes on with Tail.
+  template <class Exec, class Last, class... Tail>
+  using fuse = typename rewrite<append_t<Steps, Step<Exec, I0, Last>>,
+                                TypeList<Tail...>, Kind, F, LossFuses>::type;
+
   template <class I1, class... Tail>
   struct apply<Rule::kDenseActivation, I1, Tail...> {
-    using exec =
-        fused::DenseActivation<typename I0::layer, typename I1::layer>;
-    using type =
-        typename rewrite<append_t<Steps, Step<exec, I0, I1>>,
-                         TypeList<Tail...>, Kind, F, LossFuses>::type;
+    using type = fuse<
+        fused::DenseActivation<typename I0::layer, typename I1::layer>, I1,
+        Tail...>;
+  };
+  template <class I1, class... Tail>
+  struct apply<Rule::kConvActivation, I1, Tail...> {
+    using type = fuse<
+        fused::ConvActivation<typename I0::layer, typename I1::layer>, I1,
+        Tail...>;
+  };
+  template <class I1, class... Tail>
+  struct apply<Rule::kBatchNormActivation, I1, Tail...> {
+    using type = fuse<
+        fused::BatchNormActivation<typename I0::layer, typename I1::layer>,
+        I1, Tail...>;
+  };
+  template <class I1, class... Tail>
+  struct apply<Rule::kConvBatchNorm, I1, Tail...> {
+    using type = fuse<fused::ConvBatchNorm<typename I0::layer,
+                                           typename I1::layer,
+                                           fused::NoActivation, kFolded>,
+                      I1, Tail...>;
+  };
+  template <class I1, class I2, class... Tail>
+  struct apply<Rule::kConvBatchNormActivation, I1, I2, Tail...> {
+    using type = fuse<fused::ConvBatchNorm<typename I0::layer,
+                                           typename I1::layer,
+                                           typename I2::layer, kFolded>,
+                      I2, Tail...>;
   };
   using type = typename apply<rule, Rest...>::type;
 };

@@ -75,11 +75,15 @@ class Model {
   explicit Model(Seed seed = {}) : seed_(seed.value) {
     params_.resize(Net::param_buffer_size);
     grads_.resize(Net::param_buffer_size);
+    state_.resize(Net::state_buffer_size);
+    derived_.resize(InferencePlan::derived_total);
     hana::for_each(Net::layers::hana_tuple, [&](auto t) {
       using Info = typename decltype(t)::type;
       Rng rng(mix_seed(seed_, Info::index));
       Info::layer::template initialize<typename Info::input>(
           params_.data() + Info::param_offset, rng);
+      Info::layer::template initialize_state<typename Info::input>(
+          state_.data() + Info::state_offset);
     });
   }
 
@@ -90,18 +94,29 @@ class Model {
   // ---- parameters ---------------------------------------------------------
 
   // The flat parameter buffer (with per-layer padding on 64-byte lines).
-  std::span<float> parameters() { return params_.span(); }
+  std::span<float> parameters() {
+    derived_stale_ = true;  // the caller may change the weights
+    return params_.span();
+  }
   std::span<const float> parameters() const { return params_.span(); }
+  // Non-trainable state (BatchNorm's running statistics), same layout rules.
+  std::span<float> state() {
+    derived_stale_ = true;
+    return state_.span();
+  }
+  std::span<const float> state() const { return state_.span(); }
 
   // Layer `layer`'s tensors (0 = first layer after Input), as Keras'
   // layer.get_weights(): Dense gives {kernel (in × units), bias (units)}.
   std::vector<std::vector<float>> get_weights(std::size_t layer) const {
     std::vector<std::vector<float>> out;
-    for_layer(layer, [&](const auto& infos, std::size_t offset) {
+    for_layer(layer, [&](const auto& infos, std::size_t offset,
+                         std::size_t state_offset) {
       for (const WeightInfo& w : infos) {
-        const float* p = params_.data() + offset;
+        std::size_t& at = w.trainable ? offset : state_offset;
+        const float* p = (w.trainable ? params_ : state_).data() + at;
         out.emplace_back(p, p + w.size());
-        offset += w.size();
+        at += w.size();
       }
     });
     return out;
@@ -110,7 +125,8 @@ class Model {
   // weight_info(layer) (std::invalid_argument naming the layer otherwise).
   void set_weights(std::size_t layer,
                    const std::vector<std::vector<float>>& values) {
-    for_layer(layer, [&](const auto& infos, std::size_t offset) {
+    for_layer(layer, [&](const auto& infos, std::size_t offset,
+                         std::size_t state_offset) {
       if (values.size() != infos.size()) {
         throw std::invalid_argument(
             "set_weights: layer " + std::to_string(layer) + " has " +
@@ -125,16 +141,21 @@ class Model {
               " values, got " + std::to_string(values[i].size()));
         }
       }
-      for (const auto& v : values) {
-        std::copy(v.begin(), v.end(), params_.data() + offset);
-        offset += v.size();
+      for (std::size_t i = 0; i < infos.size(); ++i) {
+        std::size_t& at = infos[i].trainable ? offset : state_offset;
+        std::copy(values[i].begin(), values[i].end(),
+                  (infos[i].trainable ? params_ : state_).data() + at);
+        at += values[i].size();
       }
+      derived_stale_ = true;
     });
   }
   // Names and shapes of layer `layer`'s tensors.
   std::vector<WeightInfo> weight_info(std::size_t layer) const {
     std::vector<WeightInfo> out;
-    for_layer(layer, [&](const auto& infos, std::size_t) { out = infos; });
+    for_layer(layer, [&](const auto& infos, std::size_t, std::size_t) {
+      out = infos;
+    });
     return out;
   }
 
@@ -328,19 +349,21 @@ class Model {
                  batch);
     const auto layout = TrainingPlan::layout(batch, true);
     float* arena = train_arena_.data();
-    const float* out = TrainingPlan::forward(x, arena, layout, params_.data(),
-                                             batch, true, step_seed);
+    const float* out =
+        TrainingPlan::forward(x, arena, layout, params_.data(), state_.data(),
+                              nullptr, batch, true, step_seed);
     float* dout = arena + layout.grad[0];
     StepStats s;
     s.loss_sum = Loss::compute(kTrainLogits, out, targets, batch, output_size,
                                1.0f / static_cast<float>(batch), dout);
     if (!std::isfinite(s.loss_sum)) return s;  // keep the weights as they are
     if constexpr (Loss::classification) s.correct = count_correct(out, targets, batch);
-    TrainingPlan::backward(x, arena, layout, params_.data(), grads_.data(),
-                           batch);
+    TrainingPlan::backward(x, arena, layout, params_.data(), state_.data(),
+                           grads_.data(), batch);
     optimizer.update(params_.data(), grads_.data(), opt_state_.data(),
                      Net::param_buffer_size, ++opt_step_);
     ++train_steps_;
+    derived_stale_ = true;
     return s;
   }
 
@@ -394,14 +417,17 @@ class Model {
     for (Callback* c : options.callbacks) c->on_train_begin(control);
     // The last weights that finished an epoch with a finite loss, restored if
     // the loss turns NaN or infinite.
-    AlignedBuffer good_params = params_, good_state = opt_state_;
+    AlignedBuffer good_params = params_, good_state = opt_state_,
+                  good_running = state_;
     std::int64_t good_opt_step = opt_step_;
     int good_epoch = options.initial_epoch;
     auto restore_good = [&] {
       params_ = good_params;
       opt_state_ = good_state;
+      state_ = good_running;
       opt_step_ = good_opt_step;
       epochs_done_ = good_epoch;
+      derived_stale_ = true;
     };
 
     for (int epoch = options.initial_epoch + 1; epoch <= options.epochs;
@@ -474,6 +500,7 @@ class Model {
       }
       good_params = params_;
       good_state = opt_state_;
+      good_running = state_;
       good_opt_step = opt_step_;
       good_epoch = epoch;
       if (control.stop_requested()) break;
@@ -511,8 +538,9 @@ class Model {
       }
       const auto layout = EvaluationPlan::layout(b, false);
       float* arena = eval_arena_.data();
-      const float* out = EvaluationPlan::forward(
-          x.data(), arena, layout, params_.data(), b, false, 0);
+      const float* out =
+          EvaluationPlan::forward(x.data(), arena, layout, params_.data(),
+                                  state_.data(), nullptr, b, false, 0);
       loss_sum += Loss::compute(kEvalLogits, out, t, b, output_size, 1.0f,
                                 nullptr);
       if constexpr (Loss::classification) correct += count_correct(out, t, b);
@@ -528,8 +556,13 @@ class Model {
                  [](std::size_t b) { return InferencePlan::layout(b, false); },
                  n);
     const auto layout = InferencePlan::layout(n, false);
+    if (derived_stale_) {
+      InferencePlan::prepare(params_.data(), state_.data(), derived_.data());
+      derived_stale_ = false;
+    }
     return InferencePlan::forward(x, infer_arena_.data(), layout,
-                                  params_.data(), n, false, 0);
+                                  params_.data(), state_.data(),
+                                  derived_.data(), n, false, 0);
   }
 
   // ---- files ------------------------------------------------------------------
@@ -542,14 +575,16 @@ class Model {
     hana::for_each(Net::layers::hana_tuple, [&](auto t) {
       using Info = typename decltype(t)::type;
       std::size_t offset = Info::param_offset;
+      std::size_t state_offset = Info::state_offset;
       for (const WeightInfo& w :
            Info::layer::template weights<typename Info::input>()) {
+        std::size_t& at = w.trainable ? offset : state_offset;
+        const float* p = (w.trainable ? params_ : state_).data() + at;
         io::TensorRecord r{static_cast<std::uint32_t>(Info::index), w.name,
                            {w.shape.begin(), w.shape.end()},
-                           {params_.data() + offset,
-                            params_.data() + offset + w.size()}};
+                           {p, p + w.size()}};
         f.tensors.push_back(std::move(r));
-        offset += w.size();
+        at += w.size();
       }
     });
     return f;
@@ -580,20 +615,24 @@ class Model {
             " of the same shape");
       }
     }
-    AlignedBuffer loaded(params_.size());
+    AlignedBuffer loaded(params_.size()), loaded_state(state_.size());
     std::size_t i = 0;
     hana::for_each(Net::layers::hana_tuple, [&](auto t) {
       using Info = typename decltype(t)::type;
       std::size_t offset = Info::param_offset;
-      for (std::size_t w = 0;
-           w < Info::layer::template weights<typename Info::input>().size();
-           ++w, ++i) {
+      std::size_t state_offset = Info::state_offset;
+      for (const WeightInfo& w :
+           Info::layer::template weights<typename Info::input>()) {
+        std::size_t& at = w.trainable ? offset : state_offset;
         std::copy(f.tensors[i].values.begin(), f.tensors[i].values.end(),
-                  loaded.data() + offset);
-        offset += f.tensors[i].values.size();
+                  (w.trainable ? loaded : loaded_state).data() + at);
+        at += w.size();
+        ++i;
       }
     });
     params_ = std::move(loaded);
+    state_ = std::move(loaded_state);
+    derived_stale_ = true;
   }
 
   // ---- helpers ---------------------------------------------------------------
@@ -654,7 +693,7 @@ class Model {
       using Info = typename decltype(t)::type;
       if (Info::index == layer) {
         fn(Info::layer::template weights<typename Info::input>(),
-           Info::param_offset);
+           Info::param_offset, Info::state_offset);
       }
     });
   }
@@ -739,6 +778,9 @@ class Model {
 
   std::uint64_t seed_;
   AlignedBuffer params_, grads_, opt_state_;
+  AlignedBuffer state_;    // running statistics (non-trainable)
+  AlignedBuffer derived_;  // inference weights prepared from params_/state_
+  bool derived_stale_ = true;
   std::string optimizer_name_;
   int epochs_done_ = 0;
   std::uint64_t fit_seed_ = 0;

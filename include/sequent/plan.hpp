@@ -49,6 +49,32 @@ struct PlanRunner<TypeList<Steps...>> {
   }();
   static constexpr std::array<std::size_t, step_count> aux_size = {
       Steps::exec::template aux_size<typename Steps::input>...};
+  static constexpr std::array<std::size_t, step_count> scratch_size = {
+      Steps::exec::template scratch_size<typename Steps::input>...};
+
+  // Inference-only weights (BatchNorm folded into convolutions): where each
+  // step's live in the model's derived buffer, and how many there are.
+  static constexpr std::array<std::size_t, step_count + 1> derived_offset =
+      [] {
+        std::array<std::size_t, step_count + 1> a{};
+        constexpr std::array<std::size_t, step_count> sizes{
+            Steps::exec::template derived_size<typename Steps::input>...};
+        for (std::size_t i = 0; i < step_count; ++i) {
+          a[i + 1] = a[i] + padded_size(sizes[i]);
+        }
+        return a;
+      }();
+  static constexpr std::size_t derived_total = derived_offset[step_count];
+
+  // Computes every step's derived weights from the parameters and state.
+  static void prepare(const float* params, const float* state,
+                      float* derived) {
+    std::size_t i = 0;
+    (Steps::exec::template prepare<typename Steps::input>(
+         params + Steps::param_offset, state + Steps::state_offset,
+         derived + derived_offset[i++]),
+     ...);
+  }
 
   static constexpr std::size_t largest_activation = [] {
     std::size_t m = 0;
@@ -81,6 +107,7 @@ struct PlanRunner<TypeList<Steps...>> {
   struct Layout {
     std::array<std::size_t, buffer_count> buffer{};
     std::array<std::size_t, step_count> aux{};
+    std::array<std::size_t, step_count> scratch{};
     std::size_t grad[2] = {0, 0};
     std::size_t total = 0;
   };
@@ -94,6 +121,8 @@ struct PlanRunner<TypeList<Steps...>> {
     for (std::size_t i = 0; i < step_count; ++i) {
       l.aux[i] = at;
       at += padded_size(batch * aux_size[i]);
+      l.scratch[i] = at;
+      at += padded_size(scratch_size[i]);
     }
     if (with_gradients) {
       for (std::size_t& g : l.grad) {
@@ -107,15 +136,19 @@ struct PlanRunner<TypeList<Steps...>> {
 
   // Runs every step front to back. `input` may live outside the arena; the
   // returned pointer is the last step's output (batch × output::size).
+  // `state` holds the layers' running statistics (updated in training);
+  // `derived` the prepared inference weights (may be null without any).
   static const float* forward(const float* input, float* arena,
                               const Layout& l, const float* params,
+                              float* state, const float* derived,
                               std::size_t batch, bool training,
                               std::uint64_t step_seed) {
     auto buffer = [&](std::size_t b) -> float* {
       return b == 0 ? const_cast<float*>(input) : arena + l.buffer[b];
     };
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (forward_step<I>(buffer, arena, l, params, batch, training, step_seed),
+      (forward_step<I>(buffer, arena, l, params, state, derived, batch,
+                       training, step_seed),
        ...);
     }(std::make_index_sequence<step_count>{});
     return buffer(out_buffer[step_count - 1]);
@@ -124,16 +157,16 @@ struct PlanRunner<TypeList<Steps...>> {
   // Runs backward from d(loss)/d(output), which must be in gradient buffer 0
   // of the layout. Writes parameter gradients into dparams.
   static void backward(const float* input, float* arena, const Layout& l,
-                       const float* params, float* dparams,
-                       std::size_t batch) {
+                       const float* params, const float* state,
+                       float* dparams, std::size_t batch) {
     auto buffer = [&](std::size_t b) -> const float* {
       return b == 0 ? input : arena + l.buffer[b];
     };
     float* grad = arena + l.grad[0];
     float* spare = arena + l.grad[1];
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (backward_step<step_count - 1 - I>(buffer, arena, l, params, dparams,
-                                         batch, grad, spare),
+      (backward_step<step_count - 1 - I>(buffer, arena, l, params, state,
+                                         dparams, batch, grad, spare),
        ...);
     }(std::make_index_sequence<step_count>{});
   }
@@ -141,7 +174,8 @@ struct PlanRunner<TypeList<Steps...>> {
  private:
   template <std::size_t I, class Buffer>
   static void forward_step(Buffer& buffer, float* arena, const Layout& l,
-                           const float* params, std::size_t batch,
+                           const float* params, float* state,
+                           const float* derived, std::size_t batch,
                            bool training, std::uint64_t step_seed) {
     using S = at_t<I, TypeList<Steps...>>;
     if constexpr (!S::exec::aliases_input) {
@@ -152,15 +186,19 @@ struct PlanRunner<TypeList<Steps...>> {
                              arena + l.aux[I],
                              batch,
                              training,
-                             mix_seed(step_seed, S::first_layer)};
+                             mix_seed(step_seed, S::first_layer),
+                             state + S::state_offset,
+                             arena + l.scratch[I],
+                             derived ? derived + derived_offset[I] : nullptr};
       S::exec::template forward<typename S::input, typename S::output>(c);
     }
   }
 
   template <std::size_t I, class Buffer>
   static void backward_step(Buffer& buffer, float* arena, const Layout& l,
-                            const float* params, float* dparams,
-                            std::size_t batch, float*& grad, float*& spare) {
+                            const float* params, const float* state,
+                            float* dparams, std::size_t batch, float*& grad,
+                            float*& spare) {
     using S = at_t<I, TypeList<Steps...>>;
     // Steps before the first one with parameters need no backward at all.
     constexpr bool needed = S::param_count > 0 || needs_input_grad[I];
@@ -177,7 +215,9 @@ struct PlanRunner<TypeList<Steps...>> {
                               params + S::param_offset,
                               dparams + S::param_offset,
                               arena + l.aux[I],
-                              batch};
+                              batch,
+                              state + S::state_offset,
+                              arena + l.scratch[I]};
       S::exec::template backward<typename S::input, typename S::output>(c);
       if (din == spare) std::swap(grad, spare);
     }

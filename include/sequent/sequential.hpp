@@ -71,7 +71,8 @@ struct check_layer {
 
 // Everything known about the layer at position Index: its input and output
 // shapes and where its parameters sit in the flat parameter buffer.
-template <std::size_t Index, class L, class In, std::size_t ParamOffset>
+template <std::size_t Index, class L, class In, std::size_t ParamOffset,
+          std::size_t StateOffset>
 struct LayerInfo {
   static constexpr std::size_t index = Index;
   using layer = typename check_layer<Index, L, In>::layer;
@@ -83,6 +84,13 @@ struct LayerInfo {
   // Each layer's parameters start on a 64-byte line.
   static constexpr std::size_t param_end =
       ParamOffset + padded_size(param_count);
+  // Non-trainable state (running statistics), laid out the same way in the
+  // model's state buffer.
+  static constexpr std::size_t state_offset = StateOffset;
+  static constexpr std::size_t state_count =
+      layer::template state_count<In>;
+  static constexpr std::size_t state_end =
+      StateOffset + padded_size(state_count);
 };
 
 namespace detail {
@@ -90,21 +98,23 @@ namespace detail {
 // model is long, and every step is a plain alias, so a 30-layer model costs
 // 30 small instantiations.
 template <class Infos, std::size_t Index, class In, std::size_t Offset,
-          class... Layers>
+          std::size_t StateOffset, class... Layers>
 struct chain {
   using infos = Infos;
   using output = In;
   static constexpr std::size_t param_total = Offset;
+  static constexpr std::size_t state_total = StateOffset;
 };
 template <class Infos, std::size_t Index, class In, std::size_t Offset,
-          class L, class... Rest>
-struct chain<Infos, Index, In, Offset, L, Rest...> {
-  using info = LayerInfo<Index, L, In, Offset>;
+          std::size_t StateOffset, class L, class... Rest>
+struct chain<Infos, Index, In, Offset, StateOffset, L, Rest...> {
+  using info = LayerInfo<Index, L, In, Offset, StateOffset>;
   using next = chain<append_t<Infos, info>, Index + 1, typename info::output,
-                     info::param_end, Rest...>;
+                     info::param_end, info::state_end, Rest...>;
   using infos = typename next::infos;
   using output = typename next::output;
   static constexpr std::size_t param_total = next::param_total;
+  static constexpr std::size_t state_total = next::state_total;
 };
 
 template <class T>
@@ -126,18 +136,27 @@ struct Sequential {
                 "a Sequential needs at least one layer after Input");
 
   using input = typename detail::input_shape<First>::type;
-  using chain = detail::chain<TypeList<>, 0, input, 0, Layers...>;
+  using chain = detail::chain<TypeList<>, 0, input, 0, 0, Layers...>;
   // LayerInfo<…> for each layer after Input, in order.
   using layers = typename chain::infos;
   using output = typename chain::output;
   static constexpr std::size_t layer_count = sizeof...(Layers);
-  // Floats in the parameter buffer (with per-layer padding).
+  // Floats in the parameter and state buffers (with per-layer padding).
   static constexpr std::size_t param_buffer_size = chain::param_total;
+  static constexpr std::size_t state_buffer_size = chain::state_total;
   // Parameters a user would count (no padding).
   static constexpr std::size_t param_count = [] {
     std::size_t total = 0;
     hana::for_each(layers::hana_tuple, [&](auto info) {
       total += decltype(info)::type::param_count;
+    });
+    return total;
+  }();
+  // Non-trainable values a user would count (Keras' "non-trainable params").
+  static constexpr std::size_t state_count = [] {
+    std::size_t total = 0;
+    hana::for_each(layers::hana_tuple, [&](auto info) {
+      total += decltype(info)::type::state_count;
     });
     return total;
   }();

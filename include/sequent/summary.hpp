@@ -34,7 +34,8 @@ std::string summary() {
     using Info = typename decltype(t)::type;
     rows.push_back({std::to_string(Info::index), Info::layer::name(),
                     Info::output::to_string(),
-                    detail::thousands(Info::param_count), ""});
+                    detail::thousands(Info::param_count + Info::state_count),
+                    ""});
   });
   std::size_t kernels = 0;
   hana::for_each(Plan::hana_tuple, [&](auto t) {
@@ -65,11 +66,12 @@ std::string summary() {
       rows[i].runs_as = mark + (i == S::first_layer ? what : std::string());
     }
   });
-  const std::size_t params = Net::param_count;
+  const std::size_t params = Net::param_count + Net::state_count;
   std::vector<std::string> footer{
       "Total params: " + detail::thousands(params) + " (" +
           std::to_string(params * 4 / 1024) + " KiB)",
-      "Trainable params: " + detail::thousands(params),
+      "Trainable params: " + detail::thousands(Net::param_count),
+      "Non-trainable params: " + detail::thousands(Net::state_count),
       "Loss: " + std::string(Loss::name) +
           "   Kernels per training step: " + std::to_string(kernels) +
           " forward" + (F == Fusion::kOff ? " (fusion off)" : ""),

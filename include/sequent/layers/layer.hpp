@@ -29,6 +29,9 @@ struct ForwardContext {
   std::size_t batch;
   bool training;
   std::uint64_t seed;  // fresh for every step and layer (dropout)
+  float* state = nullptr;    // non-trainable state (BatchNorm's running stats)
+  float* scratch = nullptr;  // per-batch scratch kept for backward
+  const float* derived = nullptr;  // inference-only weights (folded BN)
 };
 
 // One backward call. `dout` is d(loss)/d(out) and may be overwritten as
@@ -43,12 +46,17 @@ struct BackwardContext {
   float* dparams;
   const float* aux;
   std::size_t batch;
+  const float* state = nullptr;
+  const float* scratch = nullptr;
 };
 
 // A named parameter tensor of a layer, as Keras lists them.
 struct WeightInfo {
   std::string name;
   std::vector<std::size_t> shape;
+  // Trainable tensors live in the parameter buffer; the others (running
+  // statistics) in the state buffer, untouched by optimisers.
+  bool trainable = true;
   std::size_t size() const {
     std::size_t n = 1;
     for (std::size_t d : shape) n *= d;
@@ -68,6 +76,15 @@ struct LayerDefaults {
   static constexpr std::size_t param_count = 0;
   template <class In>
   static constexpr std::size_t aux_size = 0;
+  // Non-trainable values per layer (not per sample), e.g. running means.
+  template <class In>
+  static constexpr std::size_t state_count = 0;
+  // Per-batch scratch (not per sample) kept from forward to backward.
+  template <class In>
+  static constexpr std::size_t scratch_size = 0;
+  // Weights an inference step derives from params and state (folding).
+  template <class In>
+  static constexpr std::size_t derived_size = 0;
   // What the layer runs as when nothing is fused into it (for summary()).
   static std::string kernel() { return "element-wise kernel"; }
   template <class In>
@@ -76,6 +93,11 @@ struct LayerDefaults {
   }
   template <class In>
   static void initialize(float* /*params*/, Rng& /*rng*/) {}
+  template <class In>
+  static void initialize_state(float* /*state*/) {}
+  template <class In>
+  static void prepare(const float* /*params*/, const float* /*state*/,
+                      float* /*derived*/) {}
 };
 
 }  // namespace sequent

@@ -1,0 +1,61 @@
+// Batch normalisation (Ioffe & Szegedy 2015) over rows × channels, where rows
+// = batch · height · width for NHWC images. Target-free declarations; SIMD
+// code in src/kernels/batchnorm-inl.h.
+#pragma once
+
+#include <cstddef>
+
+#include "sequent/kernels/activation.hpp"
+
+namespace sequent::kernels {
+
+// Training: per channel c, over all rows,
+//   mean_c = Σ x / rows,  var_c = Σ (x − mean_c)² / rows   (biased),
+//   y = act(gamma_c · (x − mean_c) / sqrt(var_c + eps) + beta_c).
+// Writes mean and inv_std = 1/sqrt(var + eps) (channels each) for backward,
+// and updates the running statistics as Keras does:
+//   running = momentum · running + (1 − momentum) · batch value,
+// with the unbiased variance (× rows/(rows−1)) for running_var.
+// y may equal x.
+void BatchNormForwardTraining(const float* x, std::size_t rows,
+                              std::size_t channels, const float* gamma,
+                              const float* beta, float eps, float momentum,
+                              float* running_mean, float* running_var,
+                              float* mean, float* inv_std, float* y,
+                              Activation act);
+void BatchNormForwardTrainingReference(const float* x, std::size_t rows,
+                                       std::size_t channels,
+                                       const float* gamma, const float* beta,
+                                       float eps, float momentum,
+                                       float* running_mean, float* running_var,
+                                       float* mean, float* inv_std, float* y,
+                                       Activation act);
+
+// Backward through act ∘ batchnorm. y is the forward output (for act'), x
+// its input; dy may be overwritten, and dx may equal dy (in place). Writes dx (rows × channels) and
+// dgamma, dbeta (channels):
+//   dz = dy · act'(y),  x̂ = (x − mean) · inv_std,
+//   dbeta = Σ dz,  dgamma = Σ dz · x̂,
+//   dx = gamma · inv_std / rows · (rows · dz − dbeta − x̂ · dgamma).
+void BatchNormBackward(const float* x, const float* y, float* dy,
+                       std::size_t rows, std::size_t channels,
+                       const float* gamma, const float* mean,
+                       const float* inv_std, Activation act, float* dx,
+                       float* dgamma, float* dbeta);
+void BatchNormBackwardReference(const float* x, const float* y, float* dy,
+                                std::size_t rows, std::size_t channels,
+                                const float* gamma, const float* mean,
+                                const float* inv_std, Activation act,
+                                float* dx, float* dgamma, float* dbeta);
+
+// Inference: y = act(scale_c · x + shift_c), with scale = gamma / sqrt(var +
+// eps) and shift = beta − mean · scale precomputed by the caller (or folded
+// into a preceding convolution instead). y may equal x.
+void ScaleShift(const float* x, std::size_t rows, std::size_t channels,
+                const float* scale, const float* shift, float* y,
+                Activation act);
+void ScaleShiftReference(const float* x, std::size_t rows,
+                         std::size_t channels, const float* scale,
+                         const float* shift, float* y, Activation act);
+
+}  // namespace sequent::kernels
