@@ -446,7 +446,13 @@ class Model {
             order.data() + s * batch_size, b);
         LossTargets targets;
         if constexpr (std::is_same_v<Data, data::Dataset>) {
-          train.gather(indices, staging_.data(), labels.data());
+          if (options.augmentation.enabled()) {
+            data::gather_augmented(train, indices, options.augmentation,
+                                   mix_seed(seed, epoch), staging_.data(),
+                                   labels.data());
+          } else {
+            train.gather(indices, staging_.data(), labels.data());
+          }
           targets.labels = labels.data();
         } else {
           train.gather(indices, staging_.data(), staging_targets_.data());

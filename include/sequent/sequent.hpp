@@ -4,6 +4,8 @@
 //   namespace sq = sequent;
 #pragma once
 
+#include "sequent/data/augment.hpp"
+#include "sequent/data/cifar10.hpp"
 #include "sequent/data/dataset.hpp"
 #include "sequent/data/fashion_mnist.hpp"
 #include "sequent/data/idx.hpp"

@@ -90,6 +90,12 @@ class FloatDataset {
   std::size_t target_size_ = 0;
 };
 
+// A dataset's two standard splits, as the loaders return them.
+struct TrainTest {
+  Dataset train;
+  Dataset test;
+};
+
 // 0, 1, …, n−1, shuffled (Fisher–Yates) by a generator seeded from
 // (seed, epoch) when shuffle is true. Same arguments, same order.
 std::vector<std::uint32_t> epoch_order(std::size_t n, bool shuffle,

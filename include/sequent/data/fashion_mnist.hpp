@@ -11,11 +11,6 @@
 
 namespace sequent::data {
 
-struct TrainTest {
-  Dataset train;
-  Dataset test;
-};
-
 // The ten class names, in label order ("T-shirt/top", "Trouser", …).
 const std::vector<std::string>& fashion_mnist_classes();
 

@@ -10,6 +10,7 @@
 #include <span>
 #include <vector>
 
+#include "sequent/data/augment.hpp"
 #include "sequent/train/callbacks.hpp"
 #include "sequent/train/progress.hpp"
 
@@ -32,6 +33,9 @@ struct BasicFitOptions {
   int initial_epoch = 0;
   // Not owned; each must outlive the fit call.
   std::vector<Callback*> callbacks;
+  // Random flips and shifts of training images as batches are formed
+  // (image datasets only; never applied to validation or evaluation).
+  data::Augmentation augmentation;
 };
 
 // A batch handed to Model::train_step by people who write their own loop:
