@@ -60,8 +60,7 @@ void confusion_matrix(const metrics::ConfusionMatrix& m,
 // (grey, grey+alpha, RGB, RGBA; alpha is ignored) and images.pixels holding
 // count × shape.size() bytes; otherwise std::invalid_argument. A label that
 // has no name in class_names is shown as its number.
-void samples(const data::ImageView& images,
-             std::span<const std::int32_t> truth,
+void samples(const data::ImageView& images, std::span<const std::int32_t> truth,
              std::span<const std::int32_t> predicted,
              const std::vector<std::string>& class_names,
              const std::filesystem::path& png, std::size_t max_images = 36,
