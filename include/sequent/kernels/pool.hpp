@@ -4,7 +4,9 @@
 //   in  batch × in_h × in_w × channels,  out batch × out_h × out_w × channels
 //   window (y, x) covers in rows y·sh − pad_top … + window_h − 1 (and columns
 //   likewise); positions outside the image are ignored (max) or not counted
-//   (average, Keras' "same" padding behaviour).
+//   (average, Keras' "same" padding behaviour). A window wholly in the
+//   padding (which Valid and Same geometry never produce) gives 0, and
+//   argmax −1, which backward skips.
 #pragma once
 
 #include <cstddef>

@@ -83,11 +83,11 @@ struct BatchNorm : LayerDefaults {
     if (c.training) {
       kernels::BatchNormForwardTraining(x, rows, C, gamma, beta, epsilon,
                                         momentum, c.state, c.state + C,
-                                        c.scratch, c.scratch + C, y, A);
+                                        c.scratch, c.scratch + C, y, A, Alpha);
     } else {
       float scale[C], shift[C];
       inference_scale_shift<In>(c.params, c.state, scale, shift);
-      kernels::ScaleShift(x, rows, C, scale, shift, y, A);
+      kernels::ScaleShift(x, rows, C, scale, shift, y, A, Alpha);
     }
   }
   // scale = gamma / sqrt(var + eps), shift = beta − mean · scale.
@@ -107,7 +107,8 @@ struct BatchNorm : LayerDefaults {
     constexpr std::size_t C = channels<In>;
     const std::size_t rows = c.batch * (In::size / C);
     kernels::BatchNormBackward(x, y, dy, rows, C, c.params, c.scratch,
-                               c.scratch + C, A, dx, c.dparams, c.dparams + C);
+                               c.scratch + C, A, dx, c.dparams, c.dparams + C,
+                               Alpha);
   }
 
   template <class In, class Out>
