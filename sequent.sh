@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # sequent's driver: installs what is missing, configures, builds, runs.
 #
-#   ./sequent.sh demo              the main job: train the Fashion-MNIST MLP
+#   ./sequent.sh demo [ARGS]       the main job: train the Fashion-MNIST CNN,
+#                                  write pictures, report and model to out/
 #   ./sequent.sh test              build everything and run the CTest suite
 #   ./sequent.sh run EXAMPLE [ARGS]  build if needed and run an example
-#   ./sequent.sh bench [NAME]      run benchmarks (mlp; all when omitted)
+#   ./sequent.sh bench [NAME]      benchmarks: mlp, cnn, gemm, conv (all)
 #   ./sequent.sh build             configure and build only
+#   ./sequent.sh sanitize          the test suite under ASan + UBSan
+#   ./sequent.sh fuzz [SECONDS]    libFuzzer on every file reader
 #
 # Environment: SEQUENT_BUILD_DIR (default ./build), SEQUENT_JOBS (default
 # the number of cores).
@@ -85,7 +88,7 @@ case "$cmd" in
     log "running the test suite"
     ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" "$@"
     ;;
-  demo) run_example fashion_mlp "$@" ;;
+  demo) run_example demo "$@" ;;
   run) run_example "$@" ;;
   bench)
     install_packages "${BENCH_PACKAGES[@]}" ||
@@ -93,10 +96,20 @@ case "$cmd" in
     build >/dev/null
     "$ROOT/bench/run.sh" "$BUILD" "$@"
     ;;
-  help | -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0" ;;
+  sanitize)
+    install_packages "${BUILD_PACKAGES[@]}"
+    SAN="${SEQUENT_BUILD_DIR:-$ROOT/build}-asan"
+    cmake -S "$ROOT" -B "$SAN" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DSEQUENT_SANITIZE=ON -DSEQUENT_BUILD_BENCH=OFF >/dev/null
+    cmake --build "$SAN" -j "$JOBS"
+    ASAN_OPTIONS=detect_leaks=1 ctest --test-dir "$SAN" --output-on-failure \
+      -j "$JOBS" "$@"
+    ;;
+  fuzz) install_packages "${BUILD_PACKAGES[@]}"; "$ROOT/fuzz/run.sh" "$@" ;;
+  help | -h | --help) sed -n '2,15s/^# \{0,1\}//p' "$0" ;;
   *)
     log "unknown command '$cmd'"
-    sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,15s/^# \{0,1\}//p' "$0" >&2
     exit 2
     ;;
 esac

@@ -37,9 +37,27 @@ run_mlp() {
   fi
 }
 
+run_cnn() {
+  "$BUILD/bench/cnn_bench" | tee -a "$OUT"
+  "$BUILD/bench/conv_bench" | grep -E '^(fma_peak|vgg_conv_fwd)' | tee -a "$OUT"
+  if have_torch; then
+    OPENBLAS_NUM_THREADS=1 "$PYTHON" "$HERE/torch_cnn.py" | tee -a "$OUT"
+    for key in lenet_train_bs4_img_s lenet_train_bs64_img_s \
+               vgg_train_bs64_img_s vgg_infer_bs64_img_s; do
+      ratio "$key" "torch_$key" 1
+    done
+    ratio lenet_infer_bs1_us torch_lenet_infer_bs1_us 0
+    ratio vgg_infer_bs1_us torch_vgg_infer_bs1_us 0
+  else
+    echo "torch: not installed (python3-torch), comparison skipped"
+  fi
+}
+
 case "$NAME" in
   mlp) run_mlp ;;
+  cnn) run_cnn ;;
   gemm) "$BUILD/bench/gemm_bench" ;;
-  all) run_mlp ;;
-  *) echo "unknown benchmark '$NAME' (mlp, gemm, all)" >&2; exit 2 ;;
+  conv) "$BUILD/bench/conv_bench" ;;
+  all) run_mlp; run_cnn ;;
+  *) echo "unknown benchmark '$NAME' (mlp, cnn, gemm, conv, all)" >&2; exit 2 ;;
 esac

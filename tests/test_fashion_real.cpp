@@ -32,3 +32,25 @@ BOOST_AUTO_TEST_CASE(mlp_one_epoch_reaches_084) {
   BOOST_TEST(double(correct) / test.size() == result.accuracy,
              boost::test_tools::tolerance(1e-9));
 }
+
+// A small CNN trained one epoch on the first 10,000 training images must
+// reach at least 0.80 on the whole test set.
+BOOST_AUTO_TEST_CASE(small_cnn_one_epoch_on_10000_reaches_080) {
+  using Cnn = sq::Sequential<sq::Input<28, 28, 1>,                        //
+                             sq::Conv2D<16, 3, sq::Same>, sq::BatchNorm<>, //
+                             sq::ReLU, sq::MaxPool2D<2>,                   //
+                             sq::Conv2D<32, 3, sq::Same>, sq::ReLU,        //
+                             sq::MaxPool2D<2>, sq::Flatten, sq::Dense<64>,
+                             sq::ReLU, sq::Dense<10>, sq::Softmax>;
+  auto [train, test] = sq::data::fashion_mnist();
+  const auto subset = train.slice(0, 10000);
+  sq::Model<Cnn, sq::SparseCategoricalCrossentropy> model{sq::Seed{3}};
+  const auto history = model.fit(subset, sq::Adam{.lr = 1e-3f},
+                                 {.epochs = 1, .batch_size = 32,
+                                  .verbose = sq::Verbosity::kLines});
+  const auto result = model.evaluate(test);
+  BOOST_TEST_MESSAGE("small CNN, 1 epoch on 10,000 images: test accuracy "
+                     << result.accuracy << " in " << history.last().seconds
+                     << " s");
+  BOOST_TEST(result.accuracy >= 0.80);
+}

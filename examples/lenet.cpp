@@ -1,0 +1,56 @@
+// LeNet as in the classic CIFAR-10 tutorial: conv 3→6 5×5, max-pool, conv
+// 6→16 5×5, max-pool, then fully connected 120-84-10, trained with SGD
+// (lr 0.001, momentum 0.9) at batch 4. On Fashion-MNIST the first
+// convolution sees one channel.
+//
+//   lenet [--dataset fashion-mnist|cifar10] [--data DIR] [--epochs N]
+//         [--batch N] [--adam]
+#include <cstdio>
+
+#include "common.hpp"
+
+namespace sq = sequent;
+
+template <int H, int W, int C>
+using LeNet = sq::Sequential<sq::Input<H, W, C>,                    //
+                             sq::Conv2D<6, 5>, sq::ReLU,            //
+                             sq::MaxPool2D<2>,                      //
+                             sq::Conv2D<16, 5>, sq::ReLU,           //
+                             sq::MaxPool2D<2>,                      //
+                             sq::Flatten,                           //
+                             sq::Dense<120>, sq::ReLU,              //
+                             sq::Dense<84>, sq::ReLU,               //
+                             sq::Dense<10>, sq::Softmax>;
+
+int main(int argc, char** argv) {
+  try {
+    const auto args = examples::parse_args(
+        argc, argv,
+        "lenet [--dataset fashion-mnist|cifar10] [--data DIR] [--epochs N] "
+        "[--batch N] [--adam]");
+    const auto data = examples::load(args);
+    return examples::with_input_shape(args, [&]<int H, int W, int C>() {
+      sq::Model<LeNet<H, W, C>, sq::SparseCategoricalCrossentropy> model{
+          sq::Seed{1}};
+      std::cout << model.summary() << "\n";
+      const sq::FitOptions options{.epochs = args.epochs ? args.epochs : 2,
+                                   .batch_size = args.batch ? args.batch : 4,
+                                   .validation = &data.test};
+      const auto history =
+          args.adam ? model.fit(data.train, sq::Adam{.lr = 1e-3f}, options)
+                    : model.fit(data.train,
+                                sq::SGD{.lr = 1e-3f, .momentum = 0.9f},
+                                options);
+      std::cout << "\n" << history.to_string() << "\n";
+      const auto pred = model.predict(data.test);
+      std::cout << sq::metrics::classification_report(
+                       pred, data.test.labels(), data.test.class_names())
+                << "\n";
+      std::printf("test_accuracy: %.4f\n", model.evaluate(data.test).accuracy);
+      return 0;
+    });
+  } catch (const std::exception& e) {
+    std::cerr << "lenet: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,93 @@
+// Give it image files, get the class names back:
+//
+//   predict --model out/fashion_cnn.sqm [--invert auto|yes|no] IMAGE...
+//
+// Each image (PNG, JPEG, BMP, GIF, PGM/PPM) is converted to the model's
+// 28×28 greyscale input. Fashion-MNIST shows light clothes on black; a photo
+// of dark clothes on a light background must be inverted, which "auto" (the
+// default) does when the image's border is mostly light.
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "fashion_cnn.hpp"
+
+namespace sq = sequent;
+
+namespace {
+
+// Mean of the outermost ring of pixels: the background, usually.
+double border_mean(const sq::data::Image& im) {
+  const int h = im.shape.height, w = im.shape.width;
+  double sum = 0;
+  int n = 0;
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      if (y == 0 || x == 0 || y == h - 1 || x == w - 1) {
+        sum += im.pixels[static_cast<std::size_t>(y) * w + x];
+        ++n;
+      }
+    }
+  }
+  return n ? sum / n : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_path, invert = "auto";
+  std::vector<std::string> images;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--model" && i + 1 < argc) {
+      model_path = argv[++i];
+    } else if (arg == "--invert" && i + 1 < argc) {
+      invert = argv[++i];
+    } else {
+      images.push_back(arg);
+    }
+  }
+  if (model_path.empty() || images.empty() ||
+      (invert != "auto" && invert != "yes" && invert != "no")) {
+    std::cerr << "usage: predict --model FILE [--invert auto|yes|no] "
+                 "IMAGE...\n";
+    return 2;
+  }
+  try {
+    auto model = examples::FashionCnn<>::load(model_path);
+    const auto& names = sq::data::fashion_mnist_classes();
+    int failures = 0;
+    for (const std::string& path : images) {
+      try {
+        sq::data::ImageOptions options{.shape = {28, 28, 1}};
+        auto image = sq::data::load_image(path, options);
+        if (invert == "yes" || (invert == "auto" && border_mean(image) > 127)) {
+          for (auto& v : image.pixels) v = 255 - v;
+        }
+        const auto p =
+            model.predict(sq::data::ImageView{image.pixels, 1, image.shape});
+        const auto row = p.row(0);
+        std::vector<int> order(row.size());
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + 3, order.end(),
+                          [&](int a, int b) { return row[a] > row[b]; });
+        std::printf("%s: %s  (", path.c_str(), names[order[0]].c_str());
+        for (int k = 0; k < 3; ++k) {
+          std::printf("%s%s %.3f", k ? ", " : "", names[order[k]].c_str(),
+                      row[order[k]]);
+        }
+        std::printf(")\n");
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", path.c_str(), e.what());
+        ++failures;
+      }
+    }
+    return failures ? 1 : 0;
+  } catch (const std::exception& e) {
+    std::cerr << "predict: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,163 @@
+// Convolutions: run-time dispatch to the per-target code in conv-inl.h, and
+// the scalar references that specify them (plain loops over the definition
+// in conv.hpp, accumulated in double).
+
+// foreach_target.h re-includes this file once per target; it is found
+// through the public include directory (include/), hence the relative path.
+// The order below is Highway's and must survive include sorting.
+// clang-format off
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "src/kernels/conv.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "conv-inl.h"
+// clang-format on
+
+#if HWY_ONCE
+
+#include "sequent/kernels/conv.hpp"
+
+#include <cstddef>
+#include <vector>
+
+#include "sequent/kernels/activation.hpp"
+
+namespace sequent::kernels {
+
+HWY_EXPORT(ConvForwardImpl);
+HWY_EXPORT(ConvBackwardDataImpl);
+HWY_EXPORT(ConvBackwardWeightsImpl);
+
+void ConvForward(const ConvShape& s, const float* in, const float* weights,
+                 float* out, const Epilogue& epilogue) {
+  HWY_DYNAMIC_DISPATCH(ConvForwardImpl)(s, in, weights, out, epilogue);
+}
+
+void ConvBackwardData(const ConvShape& s, const float* dout,
+                      const float* weights, float* din) {
+  HWY_DYNAMIC_DISPATCH(ConvBackwardDataImpl)(s, dout, weights, din);
+}
+
+void ConvBackwardWeights(const ConvShape& s, const float* in, const float* dout,
+                         float* dweights, float* dbias) {
+  HWY_DYNAMIC_DISPATCH(ConvBackwardWeightsImpl)(s, in, dout, dweights, dbias);
+}
+
+namespace {
+
+// Index of in[b, y, x, c] for the input row (y) and column (x) of kernel tap
+// (ky, kx) under output pixel (oy, ox), or −1 in the padding.
+std::ptrdiff_t InputIndex(const ConvShape& s, std::size_t b, std::size_t oy,
+                          std::size_t ox, std::size_t ky, std::size_t kx,
+                          std::size_t c) {
+  const std::ptrdiff_t y = static_cast<std::ptrdiff_t>(oy * s.stride_h + ky) -
+                           static_cast<std::ptrdiff_t>(s.pad_top);
+  const std::ptrdiff_t x = static_cast<std::ptrdiff_t>(ox * s.stride_w + kx) -
+                           static_cast<std::ptrdiff_t>(s.pad_left);
+  if (y < 0 || x < 0 || y >= static_cast<std::ptrdiff_t>(s.in_h) ||
+      x >= static_cast<std::ptrdiff_t>(s.in_w)) {
+    return -1;
+  }
+  return static_cast<std::ptrdiff_t>(
+      ((b * s.in_h + static_cast<std::size_t>(y)) * s.in_w +
+       static_cast<std::size_t>(x)) *
+          s.in_c +
+      c);
+}
+
+std::size_t WeightIndex(const ConvShape& s, std::size_t ky, std::size_t kx,
+                        std::size_t c, std::size_t o) {
+  return ((ky * s.kernel_w + kx) * s.in_c + c) * s.out_c + o;
+}
+
+std::size_t OutputIndex(const ConvShape& s, std::size_t b, std::size_t oy,
+                        std::size_t ox, std::size_t o) {
+  return ((b * s.out_h + oy) * s.out_w + ox) * s.out_c + o;
+}
+
+// Calls f(input index, weight index, output index) for every product term
+// of the convolution, in the order of the sums.
+template <class Term>
+void ForEachTerm(const ConvShape& s, const Term& term) {
+  for (std::size_t b = 0; b < s.batch; ++b) {
+    for (std::size_t oy = 0; oy < s.out_h; ++oy) {
+      for (std::size_t ox = 0; ox < s.out_w; ++ox) {
+        for (std::size_t o = 0; o < s.out_c; ++o) {
+          for (std::size_t ky = 0; ky < s.kernel_h; ++ky) {
+            for (std::size_t kx = 0; kx < s.kernel_w; ++kx) {
+              for (std::size_t c = 0; c < s.in_c; ++c) {
+                const std::ptrdiff_t i = InputIndex(s, b, oy, ox, ky, kx, c);
+                if (i < 0) continue;
+                term(static_cast<std::size_t>(i), WeightIndex(s, ky, kx, c, o),
+                     OutputIndex(s, b, oy, ox, o));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+std::vector<float> ToFloat(const std::vector<double>& sums) {
+  return std::vector<float>(sums.begin(), sums.end());
+}
+
+}  // namespace
+
+void ConvForwardReference(const ConvShape& s, const float* in,
+                          const float* weights, float* out,
+                          const Epilogue& epilogue) {
+  const std::size_t pixels = s.batch * s.out_h * s.out_w;
+  std::vector<double> sums(pixels * s.out_c, 0.0);
+  ForEachTerm(s, [&](std::size_t i, std::size_t w, std::size_t o) {
+    sums[o] += static_cast<double>(in[i]) * weights[w];
+  });
+  // The sum is rounded to float before the epilogue, as the kernels do.
+  std::vector<float> values = ToFloat(sums);
+  if (epilogue.bias != nullptr) {
+    for (std::size_t m = 0; m < pixels; ++m) {
+      for (std::size_t o = 0; o < s.out_c; ++o) {
+        values[m * s.out_c + o] += epilogue.bias[o];
+      }
+    }
+  }
+  ActivationForwardReference(epilogue.activation, epilogue.alpha, values.data(),
+                             out, values.size());
+}
+
+// The transpose of the forward map: each product term's output gradient
+// flows back to its input.
+void ConvBackwardDataReference(const ConvShape& s, const float* dout,
+                               const float* weights, float* din) {
+  std::vector<double> sums(s.batch * s.in_h * s.in_w * s.in_c, 0.0);
+  ForEachTerm(s, [&](std::size_t i, std::size_t w, std::size_t o) {
+    sums[i] += static_cast<double>(dout[o]) * weights[w];
+  });
+  for (std::size_t i = 0; i < sums.size(); ++i) {
+    din[i] = static_cast<float>(sums[i]);
+  }
+}
+
+void ConvBackwardWeightsReference(const ConvShape& s, const float* in,
+                                  const float* dout, float* dweights,
+                                  float* dbias) {
+  std::vector<double> sums(s.kernel_h * s.kernel_w * s.in_c * s.out_c, 0.0);
+  ForEachTerm(s, [&](std::size_t i, std::size_t w, std::size_t o) {
+    sums[w] += static_cast<double>(in[i]) * dout[o];
+  });
+  for (std::size_t w = 0; w < sums.size(); ++w) {
+    dweights[w] = static_cast<float>(sums[w]);
+  }
+  if (dbias == nullptr) return;
+  const std::size_t pixels = s.batch * s.out_h * s.out_w;
+  for (std::size_t o = 0; o < s.out_c; ++o) {
+    double sum = 0.0;
+    for (std::size_t m = 0; m < pixels; ++m) sum += dout[m * s.out_c + o];
+    dbias[o] = static_cast<float>(sum);
+  }
+}
+
+}  // namespace sequent::kernels
+
+#endif  // HWY_ONCE
