@@ -21,8 +21,9 @@ JOBS="${SEQUENT_JOBS:-$(nproc)}"
 # Debian 12 packages the library, its tests and its examples need.
 BUILD_PACKAGES=(g++ cmake make libhwy-dev libboost-dev libboost-test-dev
                 libstb-dev zlib1g-dev dataset-fashion-mnist)
-# Only for the PyTorch comparison in bench/.
-BENCH_PACKAGES=(python3 python3-torch python3-numpy)
+# Only for the PyTorch comparison in bench/ (Debian's torch uses the
+# reference BLAS unless OpenBLAS is installed: it would be ~5x slower).
+BENCH_PACKAGES=(python3 python3-torch python3-numpy libopenblas0-pthread)
 
 log() { printf '[sequent] %s\n' "$*" >&2; }
 
