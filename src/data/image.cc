@@ -1,16 +1,12 @@
 // Decoding one image (file or memory) and converting it to the shape a model
-// expects, and writing PNGs. Bytes from the outside world are checked in
+// expects. Bytes from the outside world are checked in
 // this order, each failure naming the file: the size of the file, the
 // header (format and dimensions, read without decoding), then the decode
 // itself, under an allocation limit. PGM/PPM is decoded by pnm.cc, every
 // other format by stb_image.
 #include "sequent/data/image.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -24,7 +20,6 @@
 #include <system_error>
 #include <utility>
 
-#include "../plot/canvas.hpp"
 #include "image_checks.h"
 #include "pnm.h"
 #include "stb_image_impl.h"
@@ -252,47 +247,6 @@ std::vector<std::uint8_t> read_file(const fs::path& path,
   return bytes;
 }
 
-// Writes bytes to a temporary file beside path, flushes it to the disk and
-// renames it over path (atomic within one file system). Errors start with
-// `where`, which names path.
-void write_file_atomically(const fs::path& path,
-                           std::span<const std::uint8_t> bytes,
-                           const std::string& where) {
-  static std::atomic<unsigned> counter{0};
-  const fs::path directory = path.has_parent_path() ? path.parent_path() : ".";
-  const fs::path temporary = directory / ("." + path.filename().string() +
-                                          ".tmp-" + std::to_string(::getpid()) +
-                                          "-" + std::to_string(counter++));
-  // Reads errno, so call it before anything that may change errno.
-  const auto failure = [&](const std::string& what, const fs::path& file) {
-    return std::runtime_error(where + what + " " + file.string() + ": " +
-                              std::strerror(errno));
-  };
-  const int fd =
-      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw failure("cannot create", temporary);
-  const auto discard = [&](const std::runtime_error& error, bool close_fd) {
-    if (close_fd) ::close(fd);
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    throw error;
-  };
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n =
-        ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) discard(failure("cannot write", temporary), true);
-    written += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) discard(failure("cannot flush", temporary), true);
-  if (::close(fd) != 0) discard(failure("cannot close", temporary), false);
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    discard(failure("cannot rename " + temporary.string() + " to", path),
-            false);
-  }
-}
-
 }  // namespace
 
 void check_image_options(const ImageOptions& options) {
@@ -389,47 +343,6 @@ Image load_image(const fs::path& path, const ImageOptions& options) {
           ? std::numeric_limits<std::uint64_t>::max()
           : kMaxFileBytesPerPixel * options.max_pixels + kFileMetadataAllowance;
   return decode_image(read_file(path, max_bytes), options, path.string());
-}
-
-void write_png(const fs::path& path, const ImageShape& shape,
-               std::span<const std::uint8_t> pixels) {
-  const std::string where = "write_png " + path.string() + ": ";
-  if (shape.height < 1 || shape.width < 1 ||
-      (shape.channels != 1 && shape.channels != 3)) {
-    throw std::invalid_argument(
-        where + "shape " + to_string(shape) +
-        " must have a height and width of at least 1 and 1 or 3 channels");
-  }
-  // The encoder counts the RGB bytes of the whole image in int.
-  if (std::uint64_t(shape.height) * shape.width * 3 > INT_MAX) {
-    throw std::invalid_argument(where + "shape " + to_string(shape) +
-                                " is too large for a PNG written by stb");
-  }
-  if (pixels.size() != shape.size()) {
-    throw std::invalid_argument(where + "expected " +
-                                std::to_string(shape.size()) +
-                                " pixel values for " + to_string(shape) +
-                                ", found " + std::to_string(pixels.size()));
-  }
-  if (path.filename().empty()) {
-    throw std::invalid_argument(where + "the path has no file name");
-  }
-  // The library compiles stb_image_write once, privately, in the plot glue,
-  // whose encoder takes RGB: grey is written as three equal channels, which
-  // load_image's BT.601 luma turns back into exactly the same grey values.
-  std::vector<std::uint8_t> rgb;
-  if (shape.channels == 1) {
-    rgb.reserve(3 * pixels.size());
-    for (const std::uint8_t value : pixels) rgb.insert(rgb.end(), 3, value);
-    pixels = rgb;
-  }
-  const std::vector<std::uint8_t> encoded =
-      plot::detail::stb::encode_png(pixels, shape.width, shape.height);
-  if (encoded.empty()) {
-    throw std::runtime_error(where + "stb_image_write could not encode " +
-                             to_string(shape));
-  }
-  write_file_atomically(path, encoded, where);
 }
 
 }  // namespace sequent::data

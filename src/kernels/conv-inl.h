@@ -1,18 +1,14 @@
-// Convolutions for every SIMD target, as implicit GEMMs over the patch
-// matrix (see conv_pack-inl.h), which is packed a tile at a time into a
-// thread's L1 and never stored whole:
+// Convolutions for every SIMD target: the entry points, which pick the
+// algorithm by shape, and the drivers that split it over threads.
 //
-//   forward          out  (pixels × out_c) = patches(in)    · W  (K × out_c)
-//   backward data    din  (pixels × in_c)  = patches(dout↑) · W' (K' × in_c)
-//                    where W' is W flipped in space with in/out channels
-//                    swapped and dout↑ is dout upsampled by the stride: the
-//                    transposed convolution is a convolution again
-//   backward weights dW   (K × out_c)      = patches(in)ᵀ   · dout
+//   3×3 stride 1, 16–128 channels   Winograd F(4×4, 3×3)  conv_winograd*-inl.h
+//   1 or 3 input channels           direct                conv_direct-inl.h
+//   backward data, mostly padding   product + scatter     conv_col2im-inl.h
+//   everything else                 implicit GEMM         conv_implicit-inl.h
 //
-// Every output element is one chain of FMAs in a fixed order (K slices in
-// order; for dW, pixels in order), started from zero, and work is split
-// over threads by output blocks only, so results are bitwise independent of
-// the thread count (within one target).
+// All of them run on the micro-kernel of conv_microkernel-inl.h. Work is
+// split over threads by output blocks only, so every result is bitwise
+// independent of the thread count (within one target).
 
 #if defined(SEQUENT_SRC_KERNELS_CONV_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef SEQUENT_SRC_KERNELS_CONV_INL_H_
@@ -26,6 +22,9 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "conv_col2im-inl.h"
+#include "conv_direct-inl.h"
+#include "conv_implicit-inl.h"
 #include "conv_microkernel-inl.h"
 #include "conv_pack-inl.h"
 #include "conv_winograd-inl.h"
@@ -38,253 +37,6 @@ namespace sequent::kernels::HWY_NAMESPACE {
 namespace conv_internal {
 namespace hn = hwy::HWY_NAMESPACE;
 
-namespace conv_tuning {
-// Below this many multiply-adds a pass runs on the calling thread: waking
-// the OpenMP team costs about as much as the work.
-constexpr std::size_t kParallelMinMacs = std::size_t{256} * 1024;
-// Pixels per block of backward weights: the block's packed patches are
-// streamed kConvTileRows columns at a time while its output-gradient panel
-// (block × 32 floats) is reused from L2 by every tile of patch columns;
-// longer blocks mean fewer reloads of the dW tile (measured: 128 → 512
-// pixels gains 5–10%).
-constexpr std::size_t kWeightsBlockPixels = 512;
-}  // namespace conv_tuning
-
-// Cuts the K = taps × channels columns of a patch row into slices of at most
-// kPatchStride, on tap boundaries when a tap fits (so that the taps of a
-// kernel row stay one copy), else into equal channel chunks of one tap.
-class KSlices {
- public:
-  KSlices(std::size_t taps, std::size_t channels) : channels_(channels) {
-    if (channels == 0 || taps == 0) {
-      count_ = 1;  // one empty slice: the epilogue still runs (on zeros)
-      return;
-    }
-    if (channels <= kPatchStride) {
-      const std::size_t fit = kPatchStride / channels;
-      count_ = (taps + fit - 1) / fit;
-      taps_per_slice_ = (taps + count_ - 1) / count_;
-      taps_ = taps;
-    } else {
-      chunks_per_tap_ = (channels + kPatchStride - 1) / kPatchStride;
-      chunk_ = (channels + chunks_per_tap_ - 1) / chunks_per_tap_;
-      count_ = taps * chunks_per_tap_;
-    }
-  }
-  std::size_t count() const { return count_; }
-  // Columns [begin, end) of slice i.
-  void Bounds(std::size_t i, std::size_t* begin, std::size_t* end) const {
-    if (taps_ == 0 && chunk_ == 0) {
-      *begin = *end = 0;
-    } else if (chunk_ == 0) {
-      *begin = i * taps_per_slice_ * channels_;
-      *end = std::min(taps_, (i + 1) * taps_per_slice_) * channels_;
-    } else {
-      const std::size_t tap = i / chunks_per_tap_;
-      *begin = tap * channels_ + (i % chunks_per_tap_) * chunk_;
-      *end = std::min((tap + 1) * channels_, *begin + chunk_);
-    }
-  }
-
- private:
-  std::size_t channels_;
-  std::size_t count_ = 0, taps_ = 0, taps_per_slice_ = 0;
-  std::size_t chunks_per_tap_ = 0, chunk_ = 0;
-};
-
-// C (rows × n, row-major) = patches(g) · B, then the epilogue; B is K × n
-// with row stride b_stride, readable up to RoundUp(n, kConvLanes) columns.
-struct PatchProduct {
-  PatchGeometry g;
-  std::size_t rows, n;
-  const float* b;
-  std::size_t b_stride;
-  float* c;
-  const Epilogue* epilogue;  // null when it is the identity without bias
-};
-
-// Computes C[m_begin:m_end, n_begin:n_end) on the calling thread: per tile
-// of kConvTileRows pixels and per K slice, packs the tile's patches once and
-// sweeps every column panel over them.
-inline void PatchProductBlock(const PatchProduct& p, std::size_t m_begin,
-                              std::size_t m_end, std::size_t n_begin,
-                              std::size_t n_end) {
-  const hn::ScalableTag<float> d;
-  float* patches = ThreadScratch(ScratchSlot::kPatches,
-                                 kConvTileRows * kPatchStride + kConvLanes);
-  const KSlices slices(p.g.kernel_h * p.g.kernel_w, p.g.channels);
-  ConvTile tile{};
-  tile.a = patches;
-  tile.b_stride = p.b_stride;
-  tile.c_stride = p.n;
-  for (std::size_t m0 = m_begin; m0 < m_end; m0 += kConvTileRows) {
-    tile.rows = std::min(kConvTileRows, m_end - m0);
-    for (std::size_t s = 0; s < slices.count(); ++s) {
-      std::size_t k_begin, k_end;
-      slices.Bounds(s, &k_begin, &k_end);
-      PackPatches(d, p.g, m0, tile.rows, k_begin, k_end, patches, kPatchStride);
-      tile.depth = k_end - k_begin;
-      tile.load_c = s != 0;
-      tile.epilogue = s + 1 == slices.count() ? p.epilogue : nullptr;
-      for (std::size_t col = n_begin; col < n_end; col += kConvPanelCols) {
-        tile.b = p.b + k_begin * p.b_stride + col;
-        tile.c = p.c + m0 * p.n + col;
-        tile.cols = std::min(kConvPanelCols, n_end - col);
-        tile.bias = tile.epilogue != nullptr && tile.epilogue->bias != nullptr
-                        ? tile.epilogue->bias + col
-                        : nullptr;
-        RunTile<kPatchStride, 1, false>(tile.cols, tile);
-      }
-    }
-  }
-}
-
-// The number of threads worth waking for `macs` multiply-adds.
-inline int ThreadsFor(std::size_t macs) {
-  if (macs < conv_tuning::kParallelMinMacs || omp_in_parallel()) return 1;
-  return omp_get_max_threads();
-}
-
-// Splits `row_units` × `col_units` of output into one block per thread
-// along rows or columns, whichever leaves the busiest thread less work, and
-// calls block(row_begin, row_end, col_begin, col_end) in units.
-template <class Block>
-void SplitOverThreads(int threads, std::size_t row_units, std::size_t col_units,
-                      const Block& block) {
-  if (threads <= 1) {
-    block(std::size_t{0}, row_units, std::size_t{0}, col_units);
-    return;
-  }
-  const std::size_t t = static_cast<std::size_t>(threads);
-  const bool split_rows = (row_units + t - 1) / t * col_units <=
-                          (col_units + t - 1) / t * row_units;
-  const std::size_t units = split_rows ? row_units : col_units;
-#pragma omp parallel num_threads(threads)
-  {
-    const std::size_t team = static_cast<std::size_t>(omp_get_num_threads());
-    const std::size_t id = static_cast<std::size_t>(omp_get_thread_num());
-    const std::size_t first = units * id / team;
-    const std::size_t last = units * (id + 1) / team;
-    if (first < last) {
-      if (split_rows) {
-        block(first, last, std::size_t{0}, col_units);
-      } else {
-        block(std::size_t{0}, row_units, first, last);
-      }
-    }
-  }
-}
-
-inline void PatchProductParallel(const PatchProduct& p) {
-  const std::size_t row_tiles = (p.rows + kConvTileRows - 1) / kConvTileRows;
-  const std::size_t col_vectors = (p.n + kConvLanes - 1) / kConvLanes;
-  const int threads = ThreadsFor(p.rows * p.n * p.g.depth());
-  SplitOverThreads(
-      threads, row_tiles, col_vectors,
-      [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
-        PatchProductBlock(p, r0 * kConvTileRows,
-                          std::min(p.rows, r1 * kConvTileRows), c0 * kConvLanes,
-                          std::min(p.n, c1 * kConvLanes));
-      });
-}
-
-inline PatchGeometry ForwardGeometry(const ConvShape& s, const float* in) {
-  PatchGeometry g;
-  g.source = in;
-  g.source_h = s.in_h;
-  g.source_w = s.in_w;
-  g.channels = s.in_c;
-  g.grid_h = s.out_h;
-  g.grid_w = s.out_w;
-  g.kernel_h = s.kernel_h;
-  g.kernel_w = s.kernel_w;
-  g.stride_h = s.stride_h;
-  g.stride_w = s.stride_w;
-  g.pad_top = static_cast<std::ptrdiff_t>(s.pad_top);
-  g.pad_left = static_cast<std::ptrdiff_t>(s.pad_left);
-  return g;
-}
-
-// W' (kh × kw × out_c × in_c, rows padded to `stride` floats) from W (kh ×
-// kw × in_c × out_c): W'[ky, kx, o, c] = W[kh−1−ky, kw−1−kx, c, o].
-inline void FlipAndTransposeWeights(const ConvShape& s,
-                                    const float* HWY_RESTRICT weights,
-                                    std::size_t stride,
-                                    float* HWY_RESTRICT flipped) {
-  const std::size_t taps = s.kernel_h * s.kernel_w;
-  for (std::size_t tap = 0; tap < taps; ++tap) {
-    const float* src = weights + (taps - 1 - tap) * s.in_c * s.out_c;
-    float* dst = flipped + tap * s.out_c * stride;
-    for (std::size_t o = 0; o < s.out_c; ++o) {
-      float* row = dst + o * stride;
-      for (std::size_t c = 0; c < s.in_c; ++c) row[c] = src[c * s.out_c + o];
-      for (std::size_t c = s.in_c; c < stride; ++c) row[c] = 0.0f;
-    }
-  }
-}
-
-// dW (K × out_c) = patches(in)ᵀ · dout and dbias = column sums of dout.
-struct WeightGradient {
-  PatchGeometry g;
-  std::size_t pixels, n;
-  const float* dout;  // pixels × n
-  float* dweights;    // K × n
-  float* dbias;       // n, or null
-};
-
-// Computes dW rows [k_begin, k_end) × columns [n_begin, n_end) on the
-// calling thread (and dbias for those columns if k_begin == 0), sweeping
-// the pixels in blocks, in order.
-inline void WeightGradientBlock(const WeightGradient& p, std::size_t k_begin,
-                                std::size_t k_end, std::size_t n_begin,
-                                std::size_t n_end) {
-  const hn::ScalableTag<float> d;
-  constexpr std::size_t kBlock = conv_tuning::kWeightsBlockPixels;
-  // Columns of patches packed per pass: whole tiles that fit a packed row.
-  constexpr std::size_t kChunk = kPatchStride / kConvTileRows * kConvTileRows;
-  float* patches =
-      ThreadScratch(ScratchSlot::kPatches, kBlock * kPatchStride + kConvLanes);
-  const bool pad_gradient = p.n % kConvLanes != 0;
-  const std::size_t b_stride = pad_gradient ? RoundUp(p.n, kConvLanes) : p.n;
-  float* padded = pad_gradient ? ThreadScratch(ScratchSlot::kPaddedGradient,
-                                               kBlock * b_stride + kConvLanes)
-                               : nullptr;
-  ConvTile tile{};
-  tile.b_stride = b_stride;
-  tile.c_stride = p.n;
-  for (std::size_t m0 = 0; m0 < p.pixels; m0 += kBlock) {
-    const std::size_t rows = std::min(kBlock, p.pixels - m0);
-    const float* b = p.dout + m0 * p.n;
-    if (pad_gradient) {
-      PadColumns(d, b, rows, p.n, p.n, b_stride, padded);
-      b = padded;
-    }
-    tile.depth = rows;
-    tile.load_c = m0 != 0;
-    tile.load_column_sums = m0 != 0;
-    for (std::size_t kc = k_begin; kc < k_end; kc += kChunk) {
-      const std::size_t kc_end = std::min(k_end, kc + kChunk);
-      PackPatches(d, p.g, m0, rows, kc, kc_end, patches, kPatchStride);
-      for (std::size_t k = kc; k < kc_end; k += kConvTileRows) {
-        tile.a = patches + (k - kc);
-        tile.rows = std::min(kConvTileRows, kc_end - k);
-        for (std::size_t col = n_begin; col < n_end; col += kConvPanelCols) {
-          tile.b = b + col;
-          tile.c = p.dweights + k * p.n + col;
-          tile.cols = std::min(kConvPanelCols, n_end - col);
-          if (k == 0 && p.dbias != nullptr) {
-            tile.column_sums = p.dbias + col;
-            RunTile<1, kPatchStride, true>(tile.cols, tile);
-          } else {
-            tile.column_sums = nullptr;
-            RunTile<1, kPatchStride, false>(tile.cols, tile);
-          }
-        }
-      }
-    }
-  }
-}
-
 // Runs a Winograd convolution whose U is already in p, split over the
 // threads by row tiles of kConvTileRows tiles (or by output columns when
 // there are too few tiles).
@@ -294,13 +46,15 @@ inline void WinogradParallel(const WinogradProblem& p) {
   const std::size_t col_vectors = (p.out_c + kConvLanes - 1) / kConvLanes;
   const int threads =
       ThreadsFor(tiles * kWinogradPositions * p.channels * p.out_c);
-  SplitOverThreads(
-      threads, row_tiles, col_vectors,
-      [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
-        WinogradBlock(p, r0 * kConvTileRows,
-                      std::min(tiles, r1 * kConvTileRows), c0 * kConvLanes,
-                      std::min(p.out_c, c1 * kConvLanes));
-      });
+  WithChannelStride(p.channels, [&](auto stride) {
+    SplitOverThreads(
+        threads, row_tiles, col_vectors,
+        [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
+          WinogradBlock<decltype(stride)::value>(
+              p, r0 * kConvTileRows, std::min(tiles, r1 * kConvTileRows),
+              c0 * kConvLanes, std::min(p.out_c, c1 * kConvLanes));
+        });
+  });
 }
 
 // dW and dbias by Winograd (see conv_winograd_weights-inl.h); the scratch
@@ -309,20 +63,16 @@ inline void WinogradGradientParallel(const ConvShape& s, const float* in,
                                      const float* dout, float* dweights,
                                      float* dbias, std::size_t tiles) {
   WinogradGradient w{};
-  w.p = {in,
-         s.batch,
-         s.in_h,
-         s.in_w,
-         s.in_c,
-         s.out_h,
-         s.out_w,
-         s.out_c,
-         static_cast<std::ptrdiff_t>(s.pad_top),
-         static_cast<std::ptrdiff_t>(s.pad_left),
-         nullptr,
-         0,
-         nullptr,
-         nullptr};
+  w.p.source = in;
+  w.p.batch = s.batch;
+  w.p.height = s.in_h;
+  w.p.width = s.in_w;
+  w.p.channels = s.in_c;
+  w.p.out_h = s.out_h;
+  w.p.out_w = s.out_w;
+  w.p.out_c = s.out_c;
+  w.p.pad_top = static_cast<std::ptrdiff_t>(s.pad_top);
+  w.p.pad_left = static_cast<std::ptrdiff_t>(s.pad_left);
   w.dout = dout;
   w.o_stride = RoundUp(s.out_c, kConvLanes);
   w.dweights = dweights;
@@ -331,17 +81,22 @@ inline void WinogradGradientParallel(const ConvShape& s, const float* in,
   // The products' last channel tile may read a few floats past a V row.
   w.v = ThreadScratch(
       ScratchSlot::kPatches,
-      kWinogradPositions * kBlock * kWinogradMaxChannels + kConvTileRows);
-  w.dm = ThreadScratch(ScratchSlot::kPaddedGradient,
-                       kWinogradPositions * kBlock * w.o_stride);
+      kWinogradPositions * (kBlock * kWinogradMaxChannels + kPositionSkew) +
+          kConvTileRows);
+  w.dm =
+      ThreadScratch(ScratchSlot::kPaddedGradient,
+                    kWinogradPositions * (kBlock * w.o_stride + kPositionSkew));
   w.du = ThreadScratch(ScratchSlot::kOperandB,
                        kWinogradPositions * s.in_c * w.o_stride);
   const int threads = ThreadsFor(tiles * kWinogradPositions * s.in_c * s.out_c);
   // Always a parallel region, even of one thread: the work-sharing loops
   // inside must bind to a team of this call, never to a caller's.
+  WithChannelStride(s.in_c, [&](auto stride) {
 #pragma omp parallel num_threads(threads)
-  WinogradGradientWork(w, static_cast<std::size_t>(omp_get_thread_num()),
-                       static_cast<std::size_t>(omp_get_num_threads()));
+    WinogradGradientWork<decltype(stride)::value>(
+        w, static_cast<std::size_t>(omp_get_thread_num()),
+        static_cast<std::size_t>(omp_get_num_threads()));
+  });
 }
 
 }  // namespace conv_internal
@@ -391,6 +146,18 @@ inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
     p.b = b;
     p.b_stride = padded;
   }
+  if (DirectApplies(s)) {
+    const int threads = ThreadsFor(pixels * s.out_c * depth);
+    SplitOverThreads(
+        threads, s.batch * s.out_h, (s.out_c + kConvLanes - 1) / kConvLanes,
+        [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
+          auto rows =
+              s.in_c == 1 ? &DirectForwardRows<1> : &DirectForwardRows<3>;
+          rows(s, in, p.b, p.b_stride, out, p.epilogue, r0, r1, c0 * kConvLanes,
+               std::min(s.out_c, c1 * kConvLanes));
+        });
+    return;
+  }
   PatchProductParallel(p);
 }
 
@@ -407,6 +174,7 @@ inline void ConvBackwardDataImpl(const ConvShape& s,
   if (pixels == 0 || s.in_c == 0) return;
   PatchGeometry g;
   g.source = dout;
+  g.source_end = dout + s.batch * s.out_h * s.out_w * s.out_c;
   g.source_h = s.out_h;
   g.source_w = s.out_w;
   g.channels = s.out_c;
@@ -436,6 +204,11 @@ inline void ConvBackwardDataImpl(const ConvShape& s,
     WinogradParallel({dout, s.batch, s.out_h, s.out_w, s.out_c, s.in_h, s.in_w,
                       s.in_c, g.pad_top, g.pad_left, u, u_stride, din,
                       nullptr});
+    return;
+  }
+  if (Col2imApplies(s)) {
+    Col2imBackwardData(s, dout, weights, din,
+                       ThreadsFor(pixels * s.out_c * g.depth()));
     return;
   }
   const std::size_t stride = RoundUp(s.in_c, kConvLanes);
@@ -480,9 +253,50 @@ inline void ConvBackwardWeightsImpl(const ConvShape& s,
     WinogradGradientParallel(s, in, dout, dweights, dbias, tiles);
     return;
   }
-  const std::size_t k_tiles = (depth + kConvTileRows - 1) / kConvTileRows;
   const std::size_t col_vectors = (p.n + kConvLanes - 1) / kConvLanes;
   const int threads = ThreadsFor(p.pixels * p.n * depth);
+  if (KernelRowGradientApplies(s)) {
+    SplitOverThreads(
+        threads, 1, s.out_c,
+        [&](std::size_t, std::size_t, std::size_t o0, std::size_t o1) {
+          for (std::size_t o = o0; o < o1; o += kKernelRowMaxOutputs) {
+            const std::size_t o_end = std::min(o1, o + kKernelRowMaxOutputs);
+            if (s.in_c == 1) {
+              KernelRowGradientAnyHeight<1>(s, in, dout, dweights, dbias, o,
+                                            o_end);
+            } else {
+              KernelRowGradientAnyHeight<3>(s, in, dout, dweights, dbias, o,
+                                            o_end);
+            }
+          }
+        });
+    return;
+  }
+  if (DirectApplies(s)) {
+    const float* b = dout;
+    std::size_t b_stride = s.out_c;
+    if (s.out_c % kConvLanes != 0) {
+      b_stride = RoundUp(s.out_c, kConvLanes);
+      float* padded = ThreadScratch(ScratchSlot::kPaddedGradient,
+                                    p.pixels * b_stride + kConvLanes);
+      PadColumns(hn::ScalableTag<float>(), dout, p.pixels, s.out_c, s.out_c,
+                 b_stride, padded);
+      b = padded;
+    }
+    const std::size_t kernel_row = s.kernel_w * s.in_c;
+    const std::size_t row_tiles =
+        s.kernel_h * ((kernel_row + kConvTileRows - 1) / kConvTileRows);
+    SplitOverThreads(
+        threads, row_tiles, col_vectors,
+        [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
+          auto tiles = s.in_c == 1 ? &DirectWeightGradientTiles<1>
+                                   : &DirectWeightGradientTiles<3>;
+          tiles(s, in, b, b_stride, dweights, dbias, r0, r1, c0 * kConvLanes,
+                std::min(s.out_c, c1 * kConvLanes));
+        });
+    return;
+  }
+  const std::size_t k_tiles = (depth + kConvTileRows - 1) / kConvTileRows;
   SplitOverThreads(
       threads, k_tiles, col_vectors,
       [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {

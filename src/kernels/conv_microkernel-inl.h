@@ -18,6 +18,8 @@
 #define SEQUENT_SRC_KERNELS_CONV_MICROKERNEL_INL_H_
 #endif
 
+#include <omp.h>
+
 #include <cstddef>
 #include <cstring>
 
@@ -55,8 +57,13 @@ struct ConvTile {
   // B(k, j) = b[k·b_stride + j], readable over the full kVecs·lanes width.
   const float* b;
   std::size_t b_stride;
-  std::size_t depth;  // steps of the product
-  float* c;           // tile's top-left element of C, row stride c_stride
+  std::size_t depth;  // steps of the product (per depth row)
+  // The steps may come in several rows, A and B jumping from one row's
+  // start to the next: the kernel rows of a direct convolution, read from
+  // the image itself. One row by default.
+  std::size_t depth_rows = 1;
+  std::size_t a_row_jump = 0, b_row_jump = 0;
+  float* c;  // tile's top-left element of C, row stride c_stride
   std::size_t c_stride;
   std::size_t rows;  // rows of the tile inside C (≤ kRows); the others are
                      // computed from readable padding and dropped
@@ -161,6 +168,11 @@ HWY_INLINE void ApplyEpilogue(D d, const ConvTile& t,
 template <class D, std::size_t kRows, std::size_t kVecs, std::size_t kRowStep,
           std::size_t kDepthStep, bool kColumnSums>
 HWY_NOINLINE void ConvMicroKernel(D d, const ConvTile& t) {
+  // Direct convolutions read A straight from an image, where one step's
+  // broadcasts overlap the next ones'; left visible, GCC keeps them in
+  // registers across steps and rotates them, which spills and runs at half
+  // speed, so the pointer is hidden from it after each step.
+  constexpr bool kOverlappingSteps = kRowStep < kRows && kDepthStep < kRows;
   using V = hn::Vec<D>;
   const std::size_t lanes = hn::Lanes(d);
 
@@ -184,26 +196,32 @@ HWY_NOINLINE void ConvMicroKernel(D d, const ConvTile& t) {
     }
   }
 
-  const float* HWY_RESTRICT a = t.a;
-  const float* HWY_RESTRICT b = t.b;
   const std::size_t b_stride = t.b_stride;
-  for (std::size_t step = 0; step < t.depth; ++step) {
-    V b_row[kVecs];
-    HWY_UNROLL(4)
-    for (std::size_t v = 0; v < kVecs; ++v) {
-      b_row[v] = hn::LoadU(d, b + v * lanes);
-      if constexpr (kColumnSums) sums[v] = hn::Add(sums[v], b_row[v]);
-    }
-    HWY_UNROLL(16)
-    for (std::size_t r = 0; r < kRows; ++r) {
-      const V a_value = hn::Set(d, a[r * kRowStep]);
+  for (std::size_t row = 0; row < t.depth_rows; ++row) {
+    const float* HWY_RESTRICT a = t.a + row * t.a_row_jump;
+    const float* HWY_RESTRICT b = t.b + row * t.b_row_jump;
+    for (std::size_t step = 0; step < t.depth; ++step) {
+      V b_row[kVecs];
       HWY_UNROLL(4)
       for (std::size_t v = 0; v < kVecs; ++v) {
-        acc[r][v] = hn::MulAdd(a_value, b_row[v], acc[r][v]);
+        b_row[v] = hn::LoadU(d, b + v * lanes);
+        if constexpr (kColumnSums) sums[v] = hn::Add(sums[v], b_row[v]);
       }
+      HWY_UNROLL(16)
+      for (std::size_t r = 0; r < kRows; ++r) {
+        const V a_value = hn::Set(d, a[r * kRowStep]);
+        HWY_UNROLL(4)
+        for (std::size_t v = 0; v < kVecs; ++v) {
+          acc[r][v] = hn::MulAdd(a_value, b_row[v], acc[r][v]);
+        }
+      }
+      a += kDepthStep;
+      b += b_stride;
+#if HWY_COMPILER_GCC || HWY_COMPILER_CLANG
+      // An empty statement that "changes" a as far as the compiler knows.
+      if constexpr (kOverlappingSteps) asm volatile("" : "+r"(a));
+#endif
     }
-    a += kDepthStep;
-    b += b_stride;
   }
 
   if (t.epilogue != nullptr) ApplyEpilogue(d, t, acc);
@@ -253,6 +271,46 @@ HWY_INLINE void RunTile(std::size_t cols, const ConvTile& tile) {
   }
   ConvMicroKernel<decltype(d), kConvTileRows, 1, kRowStep, kDepthStep,
                   kColumnSums>(d, tile);
+}
+
+// Below this many multiply-adds a pass runs on the calling thread: waking
+// the OpenMP team costs about as much as the work.
+constexpr std::size_t kParallelMinMacs = std::size_t{256} * 1024;
+
+// The number of threads worth waking for `macs` multiply-adds.
+inline int ThreadsFor(std::size_t macs) {
+  if (macs < kParallelMinMacs || omp_in_parallel()) return 1;
+  return omp_get_max_threads();
+}
+
+// Splits `row_units` × `col_units` of output into one block per thread
+// along rows or columns, whichever leaves the busiest thread less work, and
+// calls block(row_begin, row_end, col_begin, col_end) in units.
+template <class Block>
+void SplitOverThreads(int threads, std::size_t row_units, std::size_t col_units,
+                      const Block& block) {
+  if (threads <= 1) {
+    block(std::size_t{0}, row_units, std::size_t{0}, col_units);
+    return;
+  }
+  const std::size_t t = static_cast<std::size_t>(threads);
+  const bool split_rows = (row_units + t - 1) / t * col_units <=
+                          (col_units + t - 1) / t * row_units;
+  const std::size_t units = split_rows ? row_units : col_units;
+#pragma omp parallel num_threads(threads)
+  {
+    const std::size_t team = static_cast<std::size_t>(omp_get_num_threads());
+    const std::size_t id = static_cast<std::size_t>(omp_get_thread_num());
+    const std::size_t first = units * id / team;
+    const std::size_t last = units * (id + 1) / team;
+    if (first < last) {
+      if (split_rows) {
+        block(first, last, std::size_t{0}, col_units);
+      } else {
+        block(std::size_t{0}, row_units, first, last);
+      }
+    }
+  }
 }
 
 }  // namespace conv_internal

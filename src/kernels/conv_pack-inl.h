@@ -35,6 +35,7 @@ namespace sequent::kernels::conv_detail {
 //     upsampled pixels.
 struct PatchGeometry {
   const float* source = nullptr;
+  const float* source_end = nullptr;  // one past the source's last float
   std::size_t source_h = 0, source_w = 0, channels = 0;
   std::size_t grid_h = 0, grid_w = 0;
   std::size_t kernel_h = 0, kernel_w = 0;
@@ -99,21 +100,26 @@ using conv_detail::ScratchSlot;
 using conv_detail::ThreadScratch;
 
 // dst[0, n) = src[0, n), in whole vectors: it may write up to a vector
-// past n (see ZeroRun) but never reads past src + n.
+// past n (see ZeroRun) and read up to a vector past n, but never at or past
+// readable_end. Runs of a few floats (a kernel row of a 3-channel image)
+// then cost one plain load and store instead of masked ones.
 template <class D>
 HWY_INLINE void CopyRun(D d, const float* HWY_RESTRICT src, std::size_t n,
-                        float* HWY_RESTRICT dst) {
+                        float* HWY_RESTRICT dst, const float* readable_end) {
   const std::size_t lanes = hn::Lanes(d);
   std::size_t i = 0;
   for (; i + lanes <= n; i += lanes) {
     hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
   }
   if (i == n) return;
+  if (static_cast<std::size_t>(readable_end - (src + i)) >= lanes) {
+    hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
+    return;
+  }
 #if HWY_MEM_OPS_MIGHT_FAULT
   for (; i < n; ++i) dst[i] = src[i];
 #else
-  // A masked load cannot fault on the lanes it skips; the full store is
-  // much cheaper than a masked one, and its overshoot is harmless.
+  // A masked load cannot fault on the lanes it skips.
   hn::StoreU(hn::MaskedLoad(hn::FirstN(d, n - i), d, src + i), d, dst + i);
 #endif
 }
@@ -166,7 +172,7 @@ HWY_INLINE void PackUpsampledKernelRow(
       ZeroRun(d, run, dst + (k - seg_begin));
     } else {
       CopyRun(d, source_row + static_cast<std::size_t>(sx) * channels + channel,
-              run, dst + (k - seg_begin));
+              run, dst + (k - seg_begin), g.source_end);
     }
     k += run;
   }
@@ -185,25 +191,25 @@ HWY_INLINE void PackPatchRow(D d, const PatchGeometry& g,
                              float* HWY_RESTRICT dst) {
   const std::size_t channels = g.channels;
   const std::size_t row_floats = g.kernel_w * channels;
-  const bool patch_inside =
-      g.upsample_h == 1 && g.upsample_w == 1 && vy0 >= 0 && vx0 >= 0 &&
-      vy0 + static_cast<std::ptrdiff_t>(g.kernel_h) <=
-          static_cast<std::ptrdiff_t>(g.source_h) &&
-      vx0 + static_cast<std::ptrdiff_t>(g.kernel_w) <=
-          static_cast<std::ptrdiff_t>(g.source_w);
+  const bool patch_inside = g.upsample_h == 1 && g.upsample_w == 1 &&
+                            vy0 >= 0 && vx0 >= 0 &&
+                            vy0 + static_cast<std::ptrdiff_t>(g.kernel_h) <=
+                                static_cast<std::ptrdiff_t>(g.source_h) &&
+                            vx0 + static_cast<std::ptrdiff_t>(g.kernel_w) <=
+                                static_cast<std::ptrdiff_t>(g.source_w);
   if (patch_inside) {
     // The common case, without padding: one copy per kernel row.
-    const float* corner =
-        image + (static_cast<std::size_t>(vy0) * g.source_w +
-                 static_cast<std::size_t>(vx0)) *
-                    channels;
+    const float* corner = image + (static_cast<std::size_t>(vy0) * g.source_w +
+                                   static_cast<std::size_t>(vx0)) *
+                                      channels;
     const std::size_t source_row_floats = g.source_w * channels;
     for (std::size_t ky = cols.ky_begin; ky < cols.ky_end; ++ky) {
       const std::size_t row_begin = ky * row_floats;
       const std::size_t seg_begin = std::max(cols.k_begin, row_begin);
       const std::size_t seg_end = std::min(cols.k_end, row_begin + row_floats);
       CopyRun(d, corner + ky * source_row_floats + (seg_begin - row_begin),
-              seg_end - seg_begin, dst + (seg_begin - cols.k_begin));
+              seg_end - seg_begin, dst + (seg_begin - cols.k_begin),
+              g.source_end);
     }
     return;
   }
@@ -244,7 +250,7 @@ HWY_INLINE void PackPatchRow(D d, const PatchGeometry& g,
         vx0 * static_cast<std::ptrdiff_t>(channels) +
         static_cast<std::ptrdiff_t>(inside_begin - row_begin);
     CopyRun(d, source_row + source_offset, inside_end - inside_begin,
-            seg_dst + (inside_begin - seg_begin));
+            seg_dst + (inside_begin - seg_begin), g.source_end);
     ZeroRun(d, seg_end - inside_end, seg_dst + (inside_end - seg_begin));
   }
 }
@@ -295,7 +301,9 @@ HWY_INLINE void PadColumns(D d, const float* HWY_RESTRICT src, std::size_t rows,
   for (std::size_t r = 0; r < rows; ++r) {
     float* row = dst + r * dst_cols;
     ZeroRun(d, dst_cols, row);  // dst_cols is a whole number of vectors
-    CopyRun(d, src + r * src_stride, cols, row);
+    // No reading past the row: the padding must stay zero.
+    const float* src_row = src + r * src_stride;
+    CopyRun(d, src_row, cols, row, src_row + cols);
   }
 }
 

@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 
 #include "conv_microkernel-inl.h"
 #include "conv_pack-inl.h"
@@ -56,8 +57,6 @@ constexpr std::size_t kWinogradBlockTiles = 2 * kConvTileRows;
 // Floats from one position ξ to the next in a block's V and M. The extra
 // cache line keeps the 36 values of one tile from sharing their address
 // modulo 4 KiB, which would stall loads behind unrelated stores.
-constexpr std::size_t kWinogradVTileFloats =
-    kWinogradPositions * kWinogradMaxChannels;
 // M is stored tile by tile, so that the output transform of a tile reads
 // its 36 products from consecutive memory.
 constexpr std::size_t kWinogradMTileFloats =
@@ -232,40 +231,34 @@ inline void TransformInputTile(const WinogradProblem& p, std::size_t index,
                                std::size_t position_floats) {
   const hn::ScalableTag<float> d;
   const std::size_t lanes = hn::Lanes(d);
-  const std::ptrdiff_t height = static_cast<std::ptrdiff_t>(p.height);
-  const std::ptrdiff_t width = static_cast<std::ptrdiff_t>(p.width);
-  const std::ptrdiff_t patch = static_cast<std::ptrdiff_t>(kWinogradPatch);
+  // Reads of the padding come from here, so that every patch, at the edge
+  // or not, is 36 plain loads without branches.
+  HWY_ALIGN static constexpr float kZeros[kWinogradMaxChannels] = {};
   const TileOrigin tile = LocateTile(p, index);
   const float* image = p.source + tile.image * p.height * p.width * p.channels;
-  const bool inside = tile.y0 >= 0 && tile.x0 >= 0 &&
-                      tile.y0 + patch <= height && tile.x0 + patch <= width;
+  const float* taps[kWinogradPatch][kWinogradPatch];
+  for (std::size_t i = 0; i < kWinogradPatch; ++i) {
+    const std::ptrdiff_t y = tile.y0 + static_cast<std::ptrdiff_t>(i);
+    const bool row_inside = y >= 0 && y < static_cast<std::ptrdiff_t>(p.height);
+    for (std::size_t j = 0; j < kWinogradPatch; ++j) {
+      const std::ptrdiff_t x = tile.x0 + static_cast<std::ptrdiff_t>(j);
+      const bool inside =
+          row_inside && x >= 0 && x < static_cast<std::ptrdiff_t>(p.width);
+      taps[i][j] = inside ? image + (static_cast<std::size_t>(y) * p.width +
+                                     static_cast<std::size_t>(x)) *
+                                        p.channels
+                          : kZeros;
+    }
+  }
   for (std::size_t c = 0; c < p.channels; c += lanes) {
     const std::size_t valid = std::min(lanes, p.channels - c);
-    if (inside && valid == lanes) {
-      const float* corner = image +
-                            (static_cast<std::size_t>(tile.y0) * p.width +
-                             static_cast<std::size_t>(tile.x0)) *
-                                p.channels +
-                            c;
-      const std::size_t row_floats = p.width * p.channels;
-      auto load = [&](std::size_t i, std::size_t j) HWY_ATTR {
-        return hn::LoadU(d, corner + i * row_floats + j * p.channels);
-      };
+    if (valid == lanes) {
+      auto load = [&](std::size_t i, std::size_t j)
+                      HWY_ATTR { return hn::LoadU(d, taps[i][j] + c); };
       TransformPatch(d, load, out + c, position_floats);
-    } else {
-      // A patch overlapping the padding (or a partial channel vector).
-      auto load = [&](std::size_t i, std::size_t j) HWY_ATTR {
-        const std::ptrdiff_t y = tile.y0 + static_cast<std::ptrdiff_t>(i);
-        const std::ptrdiff_t x = tile.x0 + static_cast<std::ptrdiff_t>(j);
-        if (y < 0 || x < 0 || y >= height || x >= width) return hn::Zero(d);
-        return LoadFirst(d,
-                         image +
-                             (static_cast<std::size_t>(y) * p.width +
-                              static_cast<std::size_t>(x)) *
-                                 p.channels +
-                             c,
-                         valid);
-      };
+    } else {  // the last, partial vector of channels
+      auto load = [&](std::size_t i, std::size_t j)
+                      HWY_ATTR { return LoadFirst(d, taps[i][j] + c, valid); };
       TransformPatch(d, load, out + c, position_floats);
     }
   }
@@ -330,13 +323,26 @@ inline void TransformOutputBlock(const WinogradProblem& p, std::size_t first,
   }
 }
 
+// Calls body(std::integral_constant<std::size_t, stride>()) with the row
+// stride of V (floats per tile and position) for `channels` (at most
+// kWinogradMaxChannels): 32, 64 or 128, so that V of a block is no larger
+// than its channels need and stays in L2.
+template <class Body>
+HWY_INLINE void WithChannelStride(std::size_t channels, const Body& body) {
+  if (channels <= 32) return body(std::integral_constant<std::size_t, 32>());
+  if (channels <= 64) return body(std::integral_constant<std::size_t, 64>());
+  body(std::integral_constant<std::size_t, kWinogradMaxChannels>());
+}
+
 // Computes tiles [tile_begin, tile_end) × output columns [n_begin, n_end) on
-// the calling thread.
-inline void WinogradBlock(const WinogradProblem& p, std::size_t tile_begin,
-                          std::size_t tile_end, std::size_t n_begin,
-                          std::size_t n_end) {
-  float* v = ThreadScratch(ScratchSlot::kPatches,
-                           kWinogradBlockTiles * kWinogradVTileFloats);
+// the calling thread; V holds kChannelStride floats per tile and position.
+template <std::size_t kChannelStride>
+void WinogradBlock(const WinogradProblem& p, std::size_t tile_begin,
+                   std::size_t tile_end, std::size_t n_begin,
+                   std::size_t n_end) {
+  constexpr std::size_t kVTileFloats = kWinogradPositions * kChannelStride;
+  float* v =
+      ThreadScratch(ScratchSlot::kPatches, kWinogradBlockTiles * kVTileFloats);
   float* m = ThreadScratch(ScratchSlot::kWinogradProducts,
                            kWinogradBlockTiles * kWinogradMTileFloats);
   const std::size_t position_u = p.channels * p.u_stride;
@@ -348,18 +354,17 @@ inline void WinogradBlock(const WinogradProblem& p, std::size_t tile_begin,
        first += kWinogradBlockTiles) {
     const std::size_t count = std::min(kWinogradBlockTiles, tile_end - first);
     for (std::size_t t = 0; t < count; ++t) {
-      TransformInputTile(p, first + t, v + t * kWinogradVTileFloats,
-                         kWinogradMaxChannels);
+      TransformInputTile(p, first + t, v + t * kVTileFloats, kChannelStride);
     }
     for (std::size_t col = n_begin; col < n_end; col += kConvPanelCols) {
       tile.cols = std::min(kConvPanelCols, n_end - col);
       for (std::size_t xi = 0; xi < kWinogradPositions; ++xi) {
         tile.b = p.transformed_weights + xi * position_u + col;
         for (std::size_t t = 0; t < count; t += kConvTileRows) {
-          tile.a = v + t * kWinogradVTileFloats + xi * kWinogradMaxChannels;
+          tile.a = v + t * kVTileFloats + xi * kChannelStride;
           tile.c = m + t * kWinogradMTileFloats + xi * kConvPanelCols;
           tile.rows = std::min(kConvTileRows, count - t);
-          RunTile<kWinogradVTileFloats, 1, false>(tile.cols, tile);
+          RunTile<kVTileFloats, 1, false>(tile.cols, tile);
         }
       }
       TransformOutputBlock(p, first, count, col, tile.cols, m);

@@ -46,6 +46,10 @@ namespace hn = hwy::HWY_NAMESPACE;
 constexpr std::size_t kWinogradGradientBlockTiles = 96;
 // The products need at least this many tiles to repay the transforms.
 constexpr std::size_t kWinogradGradientMinTiles = 96;
+// Floats added to the distance between positions ξ in a block's V and dM:
+// without them the 36 values of a tile, written together, would share
+// their address modulo 4 KiB and stall later loads behind them.
+constexpr std::size_t kPositionSkew = 16;
 // Position ξ whose dM is the tile's Σ dY: A's row 1 is (1, 1, 1, 1).
 constexpr std::size_t kWinogradSumPosition = 1 * kWinogradPatch + 1;
 
@@ -57,7 +61,7 @@ struct WinogradGradient {
   float* dweights;       // 3 × 3 × channels × out_c
   float* dbias;          // out_c, or null
   // Shared scratch: V and dM of a block, position-major, and dU.
-  float* v;   // [ξ][tile][kWinogradMaxChannels]
+  float* v;   // [ξ][tile][channel stride (32, 64 or 128)]
   float* dm;  // [ξ][tile][o_stride]
   float* du;  // [ξ][channels][o_stride]
 };
@@ -182,8 +186,9 @@ inline void KernelGradientFromProducts(const WinogradGradient& w,
 // The work of thread `id` of `team` (called by every member, or by one
 // thread with team = 1). Work-sharing loops inside bind to the caller's
 // OpenMP team, so the transforms of a block are split over it.
-inline void WinogradGradientWork(const WinogradGradient& w, std::size_t id,
-                                 std::size_t team) {
+template <std::size_t kChannelStride>
+void WinogradGradientWork(const WinogradGradient& w, std::size_t id,
+                          std::size_t team) {
   constexpr std::size_t kBlock = kWinogradGradientBlockTiles;
   const WinogradProblem& p = w.p;
   const std::size_t tiles = p.tiles();
@@ -192,8 +197,8 @@ inline void WinogradGradientWork(const WinogradGradient& w, std::size_t id,
   const std::size_t units = kWinogradPositions * c_tiles;
   const std::size_t first_unit = units * id / team;
   const std::size_t last_unit = units * (id + 1) / team;
-  const std::size_t v_position = kBlock * kWinogradMaxChannels;
-  const std::size_t dm_position = kBlock * w.o_stride;
+  const std::size_t v_position = kBlock * kChannelStride + kPositionSkew;
+  const std::size_t dm_position = kBlock * w.o_stride + kPositionSkew;
   const std::size_t du_position = p.channels * w.o_stride;
   ConvTile tile{};
   tile.b_stride = w.o_stride;
@@ -204,7 +209,7 @@ inline void WinogradGradientWork(const WinogradGradient& w, std::size_t id,
 #pragma omp for schedule(static)
     for (std::ptrdiff_t t = 0; t < signed_count; ++t) {
       const std::size_t offset = static_cast<std::size_t>(t);
-      TransformInputTile(p, first + offset, w.v + offset * kWinogradMaxChannels,
+      TransformInputTile(p, first + offset, w.v + offset * kChannelStride,
                          v_position);
       TransformGradientTile(w, first + offset, w.dm + offset * w.o_stride,
                             dm_position);
@@ -226,10 +231,10 @@ inline void WinogradGradientWork(const WinogradGradient& w, std::size_t id,
         tile.cols = std::min(kConvPanelCols, p.out_c - col);
         if (sums_bias) {
           tile.column_sums = w.dbias + col;
-          RunTile<1, kWinogradMaxChannels, true>(tile.cols, tile);
+          RunTile<1, kChannelStride, true>(tile.cols, tile);
         } else {
           tile.column_sums = nullptr;
-          RunTile<1, kWinogradMaxChannels, false>(tile.cols, tile);
+          RunTile<1, kChannelStride, false>(tile.cols, tile);
         }
       }
     }

@@ -1,8 +1,8 @@
-// Image files in and out: PNG, JPEG, BMP, GIF (first frame) and binary
-// PGM/PPM decoded through stb_image, converted to the shape a model's Input
-// expects, and class-per-folder trees read into a Dataset. PNG out through
-// stb_image_write. Every function that reads the outside world checks it and
-// throws an exception naming the file.
+// Image files in and out: PNG, JPEG, BMP and GIF (first frame) decoded
+// through stb_image, binary PGM/PPM by a small reader of the library's own,
+// converted to the shape a model's Input expects; class-per-folder trees
+// read into a Dataset; PNG out through stb_image_write. Every function that
+// reads the outside world checks it and throws an exception naming the file.
 #pragma once
 
 #include <cstddef>
