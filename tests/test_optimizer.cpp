@@ -1,6 +1,7 @@
-// The optimiser updates: the scalar references against values worked out by
-// hand, then every compiled SIMD target against the references over odd
-// sizes, misaligned pointers, several steps and every option.
+// The optimiser updates and the L2 pass: the scalar references against
+// values worked out by hand, then every compiled SIMD target against the
+// references over odd sizes, misaligned pointers, several steps and every
+// option.
 #define BOOST_TEST_MODULE optimizer
 #include <omp.h>
 
@@ -101,6 +102,16 @@ struct AdamConfig {
   float weight_decay;
   std::int64_t first_step;
 };
+
+struct RmsPropConfig {
+  float momentum;
+  bool centered;
+};
+
+using AdamFn = void (*)(float*, const float*, float*, float*, std::size_t,
+                        float, float, float, float, float, std::int64_t);
+using RmsPropFn = void (*)(float*, const float*, float*, float*, float*,
+                           std::size_t, float, float, float, float, bool);
 
 }  // namespace
 
@@ -284,4 +295,298 @@ BOOST_AUTO_TEST_CASE(results_do_not_depend_on_thread_count) {
   }
   omp_set_num_threads(max_threads);
   BOOST_TEST(results[0] == results[1]);
+}
+
+// AdamW and RMSprop on one element, gradients (0.5, −0.25, 1) from p = 1,
+// lr = 0.1, worked out by hand (in double; the floats agree to 1e-6).
+BOOST_DATA_TEST_CASE(adamw_and_rmsprop_match_hand_computed_values,
+                     sequent::test::targets(), target) {
+  sequent::test::TargetScope scope(target);
+  const float grads[] = {0.5f, -0.25f, 1.0f};
+  const AdamFn adamw_versions[] = {kernels::AdamWUpdateReference,
+                                   kernels::AdamWUpdate};
+  const RmsPropFn rmsprop_versions[] = {kernels::RmsPropUpdateReference,
+                                        kernels::RmsPropUpdate};
+  for (int version = 0; version < 2; ++version) {
+    BOOST_TEST_CONTEXT((version == 0 ? "reference" : "dispatched")) {
+      // AdamW, β = (0.9, 0.999), ε = 1e-8, weight decay 0.1. The moments
+      // see the raw gradients, so they are Adam's (m = 0.118, v as floats
+      // hold 1 − 0.999 gives it) and each step is Adam's step plus
+      // lr·0.1·p: step 1 p = 1 − 0.1·(0.5/(0.5 + ε) + 0.1·1) = 0.89;
+      // step 2 p = 0.89 − 0.0266337 (Adam's step) − 0.0089 = 0.8544663;
+      // step 3 p = 0.8544663 − 0.0658112 − 0.0085447 = 0.7801105.
+      const auto run_adamw = [&](float decay, int steps, float* m, float* v) {
+        float p = 1.0f;
+        *m = *v = 0.0f;
+        for (int s = 0; s < steps; ++s) {
+          adamw_versions[version](&p, &grads[s], m, v, 1, 0.1f, 0.9f, 0.999f,
+                                  1e-8f, decay, s + 1);
+        }
+        return p;
+      };
+      float m = 0, v = 0;
+      BOOST_TEST(run_adamw(0.1f, 1, &m, &v) == 0.89f, tt::tolerance(1e-6f));
+      BOOST_TEST(run_adamw(0.1f, 2, &m, &v) == 0.8544663f,
+                 tt::tolerance(1e-6f));
+      BOOST_TEST(run_adamw(0.1f, 3, &m, &v) == 0.7801105f,
+                 tt::tolerance(1e-6f));
+      BOOST_TEST(m == 0.11800003f, tt::tolerance(1e-6f));
+      BOOST_TEST(v == 1.31192087e-3f, tt::tolerance(1e-6f));
+      // Without decay it is Adam.
+      BOOST_TEST(run_adamw(0.0f, 3, &m, &v) == 0.8075551f,
+                 tt::tolerance(1e-6f));
+
+      // RMSprop, ρ = 0.9, ε = 1e-7. Keras' own example first: p = 10,
+      // loss p²/2 so g = 10, lr = 0.1: s = 10, p = 10 − 1/√(10 + ε).
+      const auto rmsprop = rmsprop_versions[version];
+      {
+        float p = 10.0f, g = 10.0f, s = 0.0f;
+        rmsprop(&p, &g, &s, nullptr, nullptr, 1, 0.1f, 0.9f, 0.0f, 1e-7f,
+                false);
+        BOOST_TEST(p == 9.683772f, tt::tolerance(1e-6f));
+        BOOST_TEST(s == 10.0f, tt::tolerance(1e-6f));
+      }
+      struct Buffers {
+        float s = 0, b = 0, a = 0;
+      };
+      const auto run_rmsprop = [&](float momentum, bool centered, int steps,
+                                   Buffers* state) {
+        float p = 1.0f;
+        *state = {};
+        for (int k = 0; k < steps; ++k) {
+          rmsprop(&p, &grads[k], &state->s,
+                  momentum != 0.0f ? &state->b : nullptr,
+                  centered ? &state->a : nullptr, 1, 0.1f, 0.9f, momentum,
+                  1e-7f, centered);
+        }
+        return p;
+      };
+      Buffers state;
+      // Plain: s = 0.025, 0.02875, 0.125875; steps 0.1·g/√(s + ε) =
+      // 0.3162271, −0.1474417, 0.2818578.
+      BOOST_TEST(run_rmsprop(0.0f, false, 3, &state) == 0.5493567f,
+                 tt::tolerance(1e-6f));
+      BOOST_TEST(state.s == 0.125875f, tt::tolerance(1e-6f));
+      // Momentum 0.9: b = 0.3162271, 0.1371627, 0.4053043.
+      BOOST_TEST(run_rmsprop(0.9f, false, 2, &state) == 0.5466101f,
+                 tt::tolerance(1e-6f));
+      BOOST_TEST(run_rmsprop(0.9f, false, 3, &state) == 0.1413059f,
+                 tt::tolerance(1e-5f));
+      BOOST_TEST(state.b == 0.4053043f, tt::tolerance(1e-6f));
+      // Centered: a = 0.05, 0.02, 0.118, so the first step divides by
+      // √(0.025 − 0.0025) and is 0.3333326.
+      BOOST_TEST(run_rmsprop(0.0f, true, 1, &state) == 0.6666674f,
+                 tt::tolerance(1e-6f));
+      BOOST_TEST(run_rmsprop(0.0f, true, 3, &state) == 0.5162732f,
+                 tt::tolerance(1e-6f));
+      BOOST_TEST(state.a == 0.118f, tt::tolerance(1e-6f));
+      // Centered with momentum: b = 0.3333326, 0.1515211, 0.4352414.
+      BOOST_TEST(run_rmsprop(0.9f, true, 3, &state) == 0.07990486f,
+                 tt::tolerance(1e-5f));
+      BOOST_TEST(state.b == 0.4352414f, tt::tolerance(1e-6f));
+    }
+  }
+}
+
+BOOST_DATA_TEST_CASE(adamw_matches_reference, sequent::test::targets(),
+                     target) {
+  sequent::test::TargetScope scope(target);
+  const AdamConfig configs[] = {{4e-3f, 1}, {1e-1f, 2}, {0.0f, 1000}};
+  for (const std::size_t n : kSizes) {
+    for (const AdamConfig& config : configs) {
+      const std::string what = "adamw n=" + std::to_string(n) +
+                               " decay=" + std::to_string(config.weight_decay) +
+                               " step=" + std::to_string(config.first_step);
+      MisalignedBuffer params(n), grads(n), m(n), v(n);
+      FillUniform(params.data(), n, -1.0f, 1.0f, 51 + n);
+      std::vector<float> expected_params = params.copy();
+      std::vector<float> expected_m(n, 0.0f), expected_v(n, 0.0f);
+      std::vector<float> params_magnitude = Absolute(params.copy());
+      std::vector<float> m_magnitude(n, 0.0f), v_magnitude(n, 0.0f);
+      for (std::int64_t step = config.first_step; step < config.first_step + 3;
+           ++step) {
+        // The decay is decoupled: the gradients stay as drawn (nothing can
+        // cancel inside the moments), and p·(1 − lr·wd) − step rounds like
+        // its terms, which the magnitude run bounds.
+        FillGradients(grads.data(), n, 52 + n + step);
+        kernels::AdamWUpdateReference(expected_params.data(), grads.data(),
+                                      expected_m.data(), expected_v.data(), n,
+                                      kLearningRate, 0.9f, 0.999f, 1e-7f,
+                                      config.weight_decay, step);
+        const std::vector<float> grads_magnitude = Absolute(grads.copy());
+        kernels::AdamWUpdateReference(
+            params_magnitude.data(), grads_magnitude.data(), m_magnitude.data(),
+            v_magnitude.data(), n, -kLearningRate, 0.9f, 0.999f, 1e-7f,
+            -config.weight_decay, step);
+        kernels::AdamWUpdate(params.data(), grads.data(), m.data(), v.data(), n,
+                             kLearningRate, 0.9f, 0.999f, 1e-7f,
+                             config.weight_decay, step);
+      }
+      ExpectClose(params.copy(), expected_params, params_magnitude,
+                  what + " params");
+      ExpectClose(m.copy(), expected_m, m_magnitude, what + " first moment");
+      ExpectClose(v.copy(), expected_v, v_magnitude, what + " second moment");
+    }
+  }
+}
+
+BOOST_DATA_TEST_CASE(rmsprop_matches_reference, sequent::test::targets(),
+                     target) {
+  sequent::test::TargetScope scope(target);
+  const RmsPropConfig configs[] = {
+      {0.0f, false}, {0.9f, false}, {0.0f, true}, {0.9f, true}};
+  for (const std::size_t n : kSizes) {
+    for (const RmsPropConfig& config : configs) {
+      const std::string what = "rmsprop n=" + std::to_string(n) +
+                               " momentum=" + std::to_string(config.momentum) +
+                               (config.centered ? " centered" : "");
+      const bool with_momentum = config.momentum != 0.0f;
+      MisalignedBuffer params(n), grads(n), s(n), b(n), a(n);
+      FillUniform(params.data(), n, -1.0f, 1.0f, 61 + n);
+      std::vector<float> expected_params = params.copy();
+      std::vector<float> expected_s(n, 0.0f), expected_b(n, 0.0f),
+          expected_a(n, 0.0f);
+      std::vector<float> params_magnitude = Absolute(params.copy());
+      std::vector<float> s_magnitude(n, 0.0f), b_magnitude(n, 0.0f),
+          a_magnitude(n, 0.0f);
+      for (int step = 0; step < 3; ++step) {
+        FillGradients(grads.data(), n, 62 + n + step);
+        kernels::RmsPropUpdateReference(
+            expected_params.data(), grads.data(), expected_s.data(),
+            expected_b.data(), expected_a.data(), n, kLearningRate, 0.9f,
+            config.momentum, 1e-7f, config.centered);
+        // On |g| the centred mean gradient only grows, so the variance
+        // shrinks and every step is at least as large as the real one.
+        const std::vector<float> grads_magnitude = Absolute(grads.copy());
+        kernels::RmsPropUpdateReference(
+            params_magnitude.data(), grads_magnitude.data(), s_magnitude.data(),
+            b_magnitude.data(), a_magnitude.data(), n, -kLearningRate, 0.9f,
+            config.momentum, 1e-7f, config.centered);
+        // Unused slots must not be needed (nor touched).
+        kernels::RmsPropUpdate(params.data(), grads.data(), s.data(),
+                               with_momentum ? b.data() : nullptr,
+                               config.centered ? a.data() : nullptr, n,
+                               kLearningRate, 0.9f, config.momentum, 1e-7f,
+                               config.centered);
+      }
+      ExpectClose(params.copy(), expected_params, params_magnitude,
+                  what + " params");
+      ExpectClose(s.copy(), expected_s, s_magnitude, what + " mean square");
+      if (with_momentum) {
+        // The buffer accumulates the −lr steps of the magnitude run.
+        ExpectClose(b.copy(), expected_b, Absolute(b_magnitude),
+                    what + " momentum");
+      }
+      if (config.centered) {
+        ExpectClose(a.copy(), expected_a, a_magnitude, what + " mean grad");
+      }
+    }
+  }
+}
+
+namespace {
+
+// Ranges at odd offsets and of odd sizes in one misaligned buffer, with a gap
+// between them that the pass must not touch; the large one spans more than
+// one round of blocks and is split over threads.
+std::vector<kernels::L2Range> L2Ranges() {
+  return {{3, 1000, 1e-2f}, {1005, 17, 0.5f},       {1030, 0, 1.0f},
+          {1031, 1, 3e-4f}, {1100, 150'003, 1e-4f}, {151'200, 33, 0.0f}};
+}
+constexpr std::size_t kL2Buffer = 151'300;
+
+}  // namespace
+
+// λ = 0.5 on w = (1, −2, 3) and λ = 0.1 on w = 4 by hand: penalty
+// 0.5·14 + 0.1·16 = 8.6, gradients 2λw added to (1, 1, 1, 1).
+BOOST_DATA_TEST_CASE(l2_matches_hand_computed_values, sequent::test::targets(),
+                     target) {
+  sequent::test::TargetScope scope(target);
+  const kernels::L2Range ranges[] = {{0, 3, 0.5f}, {4, 1, 0.1f}};
+  for (const auto l2 :
+       {kernels::L2RegularizeReference, kernels::L2Regularize}) {
+    const float params[] = {1.0f, -2.0f, 3.0f, 100.0f, 4.0f};
+    float grads[] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+    BOOST_TEST(l2(params, grads, ranges, 2) == 8.6, tt::tolerance(1e-6));
+    const float expected[] = {2.0f, -1.0f, 4.0f, 1.0f, 1.8f};
+    for (int i = 0; i < 5; ++i) {
+      BOOST_TEST(grads[i] == expected[i], tt::tolerance(1e-6f));
+    }
+    BOOST_TEST(l2(params, nullptr, ranges, 2) == 8.6, tt::tolerance(1e-6));
+    BOOST_TEST(l2(params, grads, ranges, 0) == 0.0);
+  }
+}
+
+BOOST_DATA_TEST_CASE(l2_matches_reference, sequent::test::targets(), target) {
+  sequent::test::TargetScope scope(target);
+  const std::vector<kernels::L2Range> ranges = L2Ranges();
+  MisalignedBuffer params(kL2Buffer), grads(kL2Buffer);
+  FillUniform(params.data(), kL2Buffer, -1.0f, 1.0f, 71);
+  FillGradients(grads.data(), kL2Buffer, 72);
+  std::vector<float> expected = grads.copy();
+  const double expected_penalty = kernels::L2RegularizeReference(
+      params.data(), expected.data(), ranges.data(), ranges.size());
+  const std::vector<float> before = grads.copy();
+  const double penalty = kernels::L2Regularize(params.data(), grads.data(),
+                                               ranges.data(), ranges.size());
+  // Σ w² of positive terms in float blocks of 1024: at most ~256 rounding
+  // steps per accumulator on a one-lane target, 1.5e-5 relative.
+  BOOST_TEST(penalty == expected_penalty, tt::tolerance(2e-5));
+  // Each gradient is one FMA or a multiply and an add of the same terms.
+  std::vector<float> magnitude = Absolute(before);
+  kernels::L2RegularizeReference(Absolute(params.copy()).data(),
+                                 magnitude.data(), ranges.data(),
+                                 ranges.size());
+  ExpectClose(grads.copy(), expected, magnitude, "l2 gradients");
+  // Outside the ranges (and in the λ = 0 one) nothing moved, bit for bit.
+  const std::vector<float> after = grads.copy();
+  std::vector<bool> covered(kL2Buffer, false);
+  for (const auto& r : ranges) {
+    if (r.lambda == 0.0f) continue;
+    for (std::size_t i = r.offset; i < r.offset + r.count; ++i) {
+      covered[i] = true;
+    }
+  }
+  std::size_t untouched = 0;
+  for (std::size_t i = 0; i < kL2Buffer; ++i) {
+    if (!covered[i]) {
+      BOOST_TEST(after[i] == before[i], "element " << i);
+      ++untouched;
+    }
+  }
+  BOOST_TEST(untouched > 100u);
+  // Without gradients: the same penalty, bit for bit.
+  BOOST_TEST(kernels::L2Regularize(params.data(), nullptr, ranges.data(),
+                                   ranges.size()) == penalty);
+}
+
+// AdamW, RMSprop and the L2 pass split large buffers over threads; the split
+// must not change a bit, the penalty (a reduction) included.
+BOOST_AUTO_TEST_CASE(new_updates_do_not_depend_on_thread_count) {
+  constexpr std::size_t kCount = 300'001;
+  std::vector<float> initial(kCount), grads(kCount);
+  FillUniform(initial.data(), kCount, -1.0f, 1.0f, 81);
+  FillGradients(grads.data(), kCount, 82);
+  const std::vector<kernels::L2Range> ranges = {{5, 250'000, 1e-3f},
+                                                {250'100, 49'000, 2e-2f}};
+  const int max_threads = omp_get_max_threads();
+  std::vector<float> results[2];
+  double penalties[2];
+  for (const int threads : {1, std::max(2, max_threads)}) {
+    omp_set_num_threads(threads);
+    std::vector<float> params = initial, g = grads, m(kCount, 0.1f),
+                       v(kCount, 0.2f), s(kCount, 0.3f), b(kCount, 0.4f),
+                       a(kCount, 0.01f);
+    const int slot = threads == 1 ? 0 : 1;
+    penalties[slot] = kernels::L2Regularize(params.data(), g.data(),
+                                            ranges.data(), ranges.size());
+    kernels::AdamWUpdate(params.data(), g.data(), m.data(), v.data(), kCount,
+                         1e-3f, 0.9f, 0.999f, 1e-7f, 4e-3f, 5);
+    kernels::RmsPropUpdate(params.data(), g.data(), s.data(), b.data(),
+                           a.data(), kCount, 1e-3f, 0.9f, 0.9f, 1e-7f, true);
+    results[slot] = params;
+  }
+  omp_set_num_threads(max_threads);
+  BOOST_TEST(results[0] == results[1]);
+  BOOST_TEST(penalties[0] == penalties[1]);
 }

@@ -2,10 +2,12 @@
 // include/sequent/kernels/optimizer.hpp for the contract and optimizer.cc for
 // the scalar references. Included once per target by foreach_target.h.
 //
-// Both updates stream over the flat parameter buffer and its state buffers
+// Every update streams over the flat parameter buffer and its state buffers
 // once, with no dependency between elements: they are bound by memory
 // bandwidth (Adam moves 7 floats per parameter), not by arithmetic, so one
 // pass with the out-of-order core overlapping iterations is all they need.
+// The L2 pass is the exception that reduces (Σ w²), so it keeps several
+// accumulators in flight.
 
 // Include guard that toggles per target (Highway's skeleton pattern).
 #if defined(SEQUENT_SRC_KERNELS_OPTIMIZER_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -54,10 +56,14 @@ inline void SgdUpdate(float* params, const float* grads, float* velocity,
   });
 }
 
-// params, grads, m, v hold n elements; step ≥ 1.
-inline void AdamUpdate(float* params, const float* grads, float* m, float* v,
-                       std::size_t n, float lr, float beta1, float beta2,
-                       float epsilon, float weight_decay, std::int64_t step) {
+// The Adam step shared by Adam and AdamW. params, grads, m, v hold n
+// elements; step ≥ 1. weight_decay is added to the gradient (Adam's coupled
+// L2); with kDecoupled, p is first multiplied by keep = 1 − lr·wd (AdamW).
+template <bool kDecoupled>
+HWY_INLINE void AdamStep(float* params, const float* grads, float* m, float* v,
+                         std::size_t n, float lr, float beta1, float beta2,
+                         float epsilon, float weight_decay, float keep,
+                         std::int64_t step) {
   // The bias corrections are per call, so fold them into two scalars (in
   // double, as PyTorch computes them): p −= step_size·m / (√(v·c2) + ε).
   const double steps = static_cast<double>(step);
@@ -83,8 +89,127 @@ inline void AdamUpdate(float* params, const float* grads, float* m, float* v,
         hn::Div(hn::Mul(hn::Set(d, step_size), new_m), denominator);
     hn::StoreU(new_m, d, m + i);
     hn::StoreU(new_v, d, v + i);
-    hn::StoreU(hn::Sub(p, update), d, params + i);
+    const auto kept = kDecoupled ? hn::Mul(p, hn::Set(d, keep)) : p;
+    hn::StoreU(hn::Sub(kept, update), d, params + i);
   });
+}
+
+inline void AdamUpdate(float* params, const float* grads, float* m, float* v,
+                       std::size_t n, float lr, float beta1, float beta2,
+                       float epsilon, float weight_decay, std::int64_t step) {
+  AdamStep<false>(params, grads, m, v, n, lr, beta1, beta2, epsilon,
+                  weight_decay, 1.0f, step);
+}
+
+// As PyTorch: p·(1 − lr·wd), one multiply by a per-call scalar.
+inline void AdamWUpdate(float* params, const float* grads, float* m, float* v,
+                        std::size_t n, float lr, float beta1, float beta2,
+                        float epsilon, float weight_decay, std::int64_t step) {
+  AdamStep<true>(params, grads, m, v, n, lr, beta1, beta2, epsilon, 0.0f,
+                 1.0f - lr * weight_decay, step);
+}
+
+// The four variants of RMSprop as separate loops, so that the common one
+// (no momentum, not centered) moves 3 floats per parameter, not 5.
+template <bool kCentered, bool kMomentum>
+HWY_INLINE void RmsPropStep(float* params, const float* grads,
+                            float* mean_square, float* momentum_buffer,
+                            float* average_grad, std::size_t n, float lr,
+                            float rho, float momentum, float epsilon) {
+  const hn::ScalableTag<float> d;
+  ForEachVector(d, n, [&](auto d, std::size_t i) HWY_ATTR {
+    const auto g = hn::LoadU(d, grads + i);
+    const auto rho_vec = hn::Set(d, rho);
+    const auto one_minus_rho = hn::Set(d, 1.0f - rho);
+    const auto s = hn::MulAdd(rho_vec, hn::LoadU(d, mean_square + i),
+                              hn::Mul(one_minus_rho, hn::Mul(g, g)));
+    hn::StoreU(s, d, mean_square + i);
+    auto denominator = s;
+    if constexpr (kCentered) {
+      const auto a = hn::MulAdd(rho_vec, hn::LoadU(d, average_grad + i),
+                                hn::Mul(one_minus_rho, g));
+      hn::StoreU(a, d, average_grad + i);
+      denominator = hn::Max(hn::NegMulAdd(a, a, s), hn::Zero(d));
+    }
+    denominator = hn::Add(denominator, hn::Set(d, epsilon));
+    auto increment = hn::Div(hn::Mul(hn::Set(d, lr), g), hn::Sqrt(denominator));
+    if constexpr (kMomentum) {
+      increment = hn::MulAdd(hn::Set(d, momentum),
+                             hn::LoadU(d, momentum_buffer + i), increment);
+      hn::StoreU(increment, d, momentum_buffer + i);
+    }
+    hn::StoreU(hn::Sub(hn::LoadU(d, params + i), increment), d, params + i);
+  });
+}
+
+inline void RmsPropUpdate(float* params, const float* grads, float* mean_square,
+                          float* momentum_buffer, float* average_grad,
+                          std::size_t n, float lr, float rho, float momentum,
+                          float epsilon, bool centered) {
+  const bool with_momentum = momentum != 0.0f;
+  if (centered && with_momentum) {
+    RmsPropStep<true, true>(params, grads, mean_square, momentum_buffer,
+                            average_grad, n, lr, rho, momentum, epsilon);
+  } else if (centered) {
+    RmsPropStep<true, false>(params, grads, mean_square, momentum_buffer,
+                             average_grad, n, lr, rho, momentum, epsilon);
+  } else if (with_momentum) {
+    RmsPropStep<false, true>(params, grads, mean_square, momentum_buffer,
+                             average_grad, n, lr, rho, momentum, epsilon);
+  } else {
+    RmsPropStep<false, false>(params, grads, mean_square, momentum_buffer,
+                              average_grad, n, lr, rho, momentum, epsilon);
+  }
+}
+
+// grads[i] += two_lambda·params[i] over n floats (unless kGradients is
+// false), and returns Σ params[i]². Callers pass blocks of at most a few
+// thousand floats, so float accumulators lose no more than ~1e-5 relative:
+// four of them, because one would wait 4 cycles (the add latency) per vector
+// while the loads could deliver two vectors a cycle from cache.
+template <bool kGradients>
+HWY_INLINE double L2Pass(const float* params, float* grads, std::size_t n,
+                         float two_lambda) {
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  const auto factor = hn::Set(d, two_lambda);
+  auto sum0 = hn::Zero(d), sum1 = hn::Zero(d), sum2 = hn::Zero(d),
+       sum3 = hn::Zero(d);
+  const auto one = [&](std::size_t i, decltype(sum0)& sum) HWY_ATTR {
+    const auto p = hn::LoadU(d, params + i);
+    sum = hn::MulAdd(p, p, sum);
+    if constexpr (kGradients) {
+      hn::StoreU(hn::MulAdd(factor, p, hn::LoadU(d, grads + i)), d, grads + i);
+    }
+  };
+  std::size_t i = 0;
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    one(i, sum0);
+    one(i + lanes, sum1);
+    one(i + 2 * lanes, sum2);
+    one(i + 3 * lanes, sum3);
+  }
+  for (; i + lanes <= n; i += lanes) one(i, sum0);
+  if (i < n) {
+    // Padding with zeros adds nothing to the sum, and only the real
+    // elements' gradients are stored.
+    const std::size_t remaining = n - i;
+    const auto p = LoadPadded(d, params + i, remaining, 0.0f);
+    sum1 = hn::MulAdd(p, p, sum1);
+    if constexpr (kGradients) {
+      const auto g = LoadPadded(d, grads + i, remaining, 0.0f);
+      StorePrefix(d, hn::MulAdd(factor, p, g), grads + i, remaining);
+    }
+  }
+  const auto total = hn::Add(hn::Add(sum0, sum1), hn::Add(sum2, sum3));
+  return static_cast<double>(hn::GetLane(hn::SumOfLanes(d, total)));
+}
+
+// grads may be null: then only the sum of squares.
+inline double L2Block(const float* params, float* grads, std::size_t n,
+                      float two_lambda) {
+  return grads != nullptr ? L2Pass<true>(params, grads, n, two_lambda)
+                          : L2Pass<false>(params, grads, n, two_lambda);
 }
 
 }  // namespace sequent::kernels::HWY_NAMESPACE

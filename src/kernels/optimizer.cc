@@ -63,6 +63,9 @@ void ForEachChunk(std::size_t n, const Body& body) {
 
 HWY_EXPORT(SgdUpdate);
 HWY_EXPORT(AdamUpdate);
+HWY_EXPORT(AdamWUpdate);
+HWY_EXPORT(RmsPropUpdate);
+HWY_EXPORT(L2Block);
 
 // ---------------------------------------------------------------------------
 // Scalar references.
@@ -100,6 +103,63 @@ void AdamUpdateReference(float* params, const float* grads, float* m, float* v,
   }
 }
 
+void AdamWUpdateReference(float* params, const float* grads, float* m, float* v,
+                          std::size_t n, float lr, float beta1, float beta2,
+                          float epsilon, float weight_decay,
+                          std::int64_t step) {
+  const double correction1 = 1.0 - std::pow(double{beta1}, double(step));
+  const double correction2 = 1.0 - std::pow(double{beta2}, double(step));
+  for (std::size_t i = 0; i < n; ++i) {
+    const float g = grads[i];
+    m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+    v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+    const double m_hat = m[i] / correction1;
+    const double v_hat = v[i] / correction2;
+    // p − lr·(m̂/(√v̂ + ε) + wd·p), with p the value before this step.
+    params[i] = static_cast<float>(params[i] -
+                                   lr * (m_hat / (std::sqrt(v_hat) + epsilon) +
+                                         double{weight_decay} * params[i]));
+  }
+}
+
+void RmsPropUpdateReference(float* params, const float* grads,
+                            float* mean_square, float* momentum_buffer,
+                            float* average_grad, std::size_t n, float lr,
+                            float rho, float momentum, float epsilon,
+                            bool centered) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float g = grads[i];
+    mean_square[i] = rho * mean_square[i] + (1.0f - rho) * g * g;
+    float denominator = mean_square[i];
+    if (centered) {
+      average_grad[i] = rho * average_grad[i] + (1.0f - rho) * g;
+      denominator =
+          std::max(denominator - average_grad[i] * average_grad[i], 0.0f);
+    }
+    float increment = lr * g / std::sqrt(denominator + epsilon);
+    if (momentum != 0.0f) {
+      momentum_buffer[i] = momentum * momentum_buffer[i] + increment;
+      increment = momentum_buffer[i];
+    }
+    params[i] -= increment;
+  }
+}
+
+double L2RegularizeReference(const float* params, float* grads,
+                             const L2Range* ranges, std::size_t range_count) {
+  double penalty = 0.0;
+  for (std::size_t r = 0; r < range_count; ++r) {
+    const L2Range& range = ranges[r];
+    double squares = 0.0;
+    for (std::size_t i = range.offset; i < range.offset + range.count; ++i) {
+      squares += double{params[i]} * params[i];
+      if (grads != nullptr) grads[i] += 2.0f * range.lambda * params[i];
+    }
+    penalty += double{range.lambda} * squares;
+  }
+  return penalty;
+}
+
 // ---------------------------------------------------------------------------
 // Dispatch.
 
@@ -125,6 +185,71 @@ void AdamUpdate(float* params, const float* grads, float* m, float* v,
     kernel(params + begin, grads + begin, m + begin, v + begin, end - begin, lr,
            beta1, beta2, epsilon, weight_decay, step);
   });
+}
+
+void AdamWUpdate(float* params, const float* grads, float* m, float* v,
+                 std::size_t n, float lr, float beta1, float beta2,
+                 float epsilon, float weight_decay, std::int64_t step) {
+  const auto kernel = HWY_DYNAMIC_DISPATCH(AdamWUpdate);
+  ForEachChunk(n, [&](std::size_t begin, std::size_t end) {
+    kernel(params + begin, grads + begin, m + begin, v + begin, end - begin, lr,
+           beta1, beta2, epsilon, weight_decay, step);
+  });
+}
+
+void RmsPropUpdate(float* params, const float* grads, float* mean_square,
+                   float* momentum_buffer, float* average_grad, std::size_t n,
+                   float lr, float rho, float momentum, float epsilon,
+                   bool centered) {
+  const auto kernel = HWY_DYNAMIC_DISPATCH(RmsPropUpdate);
+  ForEachChunk(n, [&](std::size_t begin, std::size_t end) {
+    kernel(params + begin, grads + begin, mean_square + begin,
+           momentum_buffer != nullptr ? momentum_buffer + begin : nullptr,
+           average_grad != nullptr ? average_grad + begin : nullptr,
+           end - begin, lr, rho, momentum, epsilon, centered);
+  });
+}
+
+// Each range is cut into blocks of kL2Block floats (the last one shorter),
+// and each block's Σ w² is one call of the SIMD kernel. The blocks of a
+// range are taken kL2Round at a time: their sums land in a stack array,
+// computed by one thread or split over the team, then added in block order
+// — so the penalty is the same bits whatever the thread count. Blocks are
+// 4 KiB, so when a range starts on a 64-byte line (every kernel of a model
+// does) no two threads write one line of grads.
+double L2Regularize(const float* params, float* grads, const L2Range* ranges,
+                    std::size_t range_count) {
+  constexpr std::size_t kL2Block = 1024;
+  constexpr std::size_t kL2Round = 64;
+  const auto kernel = HWY_DYNAMIC_DISPATCH(L2Block);
+  double penalty = 0.0;
+  for (std::size_t r = 0; r < range_count; ++r) {
+    const L2Range& range = ranges[r];
+    const float* p = params + range.offset;
+    float* g = grads != nullptr ? grads + range.offset : nullptr;
+    const float two_lambda = 2.0f * range.lambda;
+    const std::size_t blocks = (range.count + kL2Block - 1) / kL2Block;
+    double squares = 0.0;
+    for (std::size_t first = 0; first < blocks; first += kL2Round) {
+      const std::size_t round = std::min(kL2Round, blocks - first);
+      double sums[kL2Round];
+      const auto block = [&](std::size_t b) {
+        const std::size_t begin = (first + b) * kL2Block;
+        const std::size_t count = std::min(kL2Block, range.count - begin);
+        sums[b] = kernel(p + begin, g != nullptr ? g + begin : nullptr, count,
+                         two_lambda);
+      };
+      if (round * kL2Block < kMinParallelParams) {
+        for (std::size_t b = 0; b < round; ++b) block(b);
+      } else {
+#pragma omp parallel for schedule(static)
+        for (std::size_t b = 0; b < round; ++b) block(b);
+      }
+      for (std::size_t b = 0; b < round; ++b) squares += sums[b];
+    }
+    penalty += double{range.lambda} * squares;
+  }
+  return penalty;
 }
 
 }  // namespace sequent::kernels

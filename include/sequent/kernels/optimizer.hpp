@@ -27,9 +27,62 @@ void SgdUpdateReference(float* params, const float* grads, float* velocity,
 void AdamUpdate(float* params, const float* grads, float* m, float* v,
                 std::size_t n, float lr, float beta1, float beta2,
                 float epsilon, float weight_decay, std::int64_t step);
-void AdamUpdateReference(float* params, const float* grads, float* m,
-                         float* v, std::size_t n, float lr, float beta1,
-                         float beta2, float epsilon, float weight_decay,
-                         std::int64_t step);
+void AdamUpdateReference(float* params, const float* grads, float* m, float* v,
+                         std::size_t n, float lr, float beta1, float beta2,
+                         float epsilon, float weight_decay, std::int64_t step);
+
+// AdamW (Loshchilov & Hutter 2019): Adam whose weight decay is decoupled
+// from the gradient, as Keras' AdamW and torch.optim.AdamW compute it:
+//   p ← p·(1 − lr·weight_decay)               (decay from the old p)
+//   m, v, p as AdamUpdate with weight_decay 0, i.e.
+//   p ← p − lr·(m̂/(sqrt(v̂) + ε) + weight_decay·p_old)
+// The moments see the raw gradient only, which is what makes the decay
+// independent of Adam's per-element scaling.
+void AdamWUpdate(float* params, const float* grads, float* m, float* v,
+                 std::size_t n, float lr, float beta1, float beta2,
+                 float epsilon, float weight_decay, std::int64_t step);
+void AdamWUpdateReference(float* params, const float* grads, float* m, float* v,
+                          std::size_t n, float lr, float beta1, float beta2,
+                          float epsilon, float weight_decay, std::int64_t step);
+
+// RMSprop (Hinton 2012) exactly as Keras computes it (ε inside the root, and
+// the momentum buffer accumulating increments that already include lr):
+//   s ← ρ·s + (1−ρ)·g²
+//   centered:  a ← ρ·a + (1−ρ)·g,   d = max(s − a², 0) + ε
+//   otherwise: d = s + ε
+//   Δ = lr·g / sqrt(d)
+//   momentum > 0: b ← momentum·b + Δ,  p ← p − b;   otherwise p ← p − Δ
+// mean_square holds s; momentum_buffer (b) is used only when momentum != 0
+// and average_grad (a) only when centered — each may be null otherwise.
+// The max(…, 0) keeps s − a², a variance that rounding can push below zero,
+// from making the root NaN; Keras has no such guard.
+void RmsPropUpdate(float* params, const float* grads, float* mean_square,
+                   float* momentum_buffer, float* average_grad, std::size_t n,
+                   float lr, float rho, float momentum, float epsilon,
+                   bool centered);
+void RmsPropUpdateReference(float* params, const float* grads,
+                            float* mean_square, float* momentum_buffer,
+                            float* average_grad, std::size_t n, float lr,
+                            float rho, float momentum, float epsilon,
+                            bool centered);
+
+// One tensor under an L2 penalty: params[offset, offset + count) with
+// factor lambda ≥ 0 (Keras' kernel_regularizer=l2(lambda)).
+struct L2Range {
+  std::size_t offset;
+  std::size_t count;
+  float lambda;
+};
+
+// L2 regularisation over a table of ranges, one pass over each:
+//   grads[i] += 2·λ·params[i]   for every i of every range (skipped when
+//                               grads is null),
+// and returns the penalty Σ_ranges λ·Σ params[i]², accumulated in blocks of
+// fixed size whose sums are added in a fixed order, so the result does not
+// depend on the thread count. Ranges must not overlap.
+double L2Regularize(const float* params, float* grads, const L2Range* ranges,
+                    std::size_t range_count);
+double L2RegularizeReference(const float* params, float* grads,
+                             const L2Range* ranges, std::size_t range_count);
 
 }  // namespace sequent::kernels
