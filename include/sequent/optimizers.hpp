@@ -1,7 +1,7 @@
 // Optimisers: plain configuration structs, used as Keras users write them,
-// e.g. sq::Adam{.lr = 1e-3f}. Their state (velocity, moments) lives in the
-// model in buffers laid out like the parameters, so one update is one SIMD
-// pass over one flat buffer.
+// e.g. sq::Adam{.lr = 1e-3f}, sq::AdamW{}, sq::RMSprop{.momentum = 0.9f}.
+// Their state (velocity, moments) lives in the model in buffers laid out
+// like the parameters, so one update is one SIMD pass over one flat buffer.
 #pragma once
 
 #include <cstddef>
@@ -23,8 +23,8 @@ struct SGD {
   static constexpr std::size_t state_slots = 1;  // velocity
   void update(float* params, const float* grads, float* state, std::size_t n,
               std::int64_t /*step*/) const {
-    kernels::SgdUpdate(params, grads, momentum != 0.0f ? state : nullptr, n,
-                       lr, momentum, nesterov, weight_decay);
+    kernels::SgdUpdate(params, grads, momentum != 0.0f ? state : nullptr, n, lr,
+                       momentum, nesterov, weight_decay);
   }
 };
 
@@ -42,6 +42,54 @@ struct Adam {
               std::int64_t step) const {
     kernels::AdamUpdate(params, grads, state, state + n, n, lr, beta1, beta2,
                         epsilon, weight_decay, step);
+  }
+};
+
+// AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay,
+//   p ← p − lr·(m̂/(√v̂ + ε) + weight_decay·p),
+// so the decay does not pass through the moments (contrast Adam's
+// weight_decay, an L2 term added to the gradient). Keras' defaults,
+// weight_decay 0.004 included (torch.optim.AdamW uses 0.01 and ε 1e-8). As
+// in both, the decay applies to every parameter — biases and BatchNorm's
+// gamma and beta too — and scales with lr, so schedules shrink it as well.
+struct AdamW {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float epsilon = 1e-7f;
+  float weight_decay = 0.004f;
+
+  static constexpr const char* name = "AdamW";
+  static constexpr std::size_t state_slots = 2;  // first and second moments
+  void update(float* params, const float* grads, float* state, std::size_t n,
+              std::int64_t step) const {
+    kernels::AdamWUpdate(params, grads, state, state + n, n, lr, beta1, beta2,
+                         epsilon, weight_decay, step);
+  }
+};
+
+// RMSprop (Hinton 2012) as Keras computes it, with Keras' defaults; see
+// kernels::RmsPropUpdate for the formulas (ε inside the square root, the
+// momentum buffer accumulating lr-scaled steps).
+struct RMSprop {
+  float lr = 1e-3f;
+  float rho = 0.9f;
+  float momentum = 0.0f;
+  float epsilon = 1e-7f;
+  bool centered = false;
+
+  static constexpr const char* name = "RMSprop";
+  // Mean square, momentum buffer, mean gradient, always in these slots:
+  // a checkpoint then resumes with any momentum/centered setting, each
+  // slot keeping its meaning (an unused slot stays zero and costs memory
+  // only, never bandwidth).
+  static constexpr std::size_t state_slots = 3;
+  void update(float* params, const float* grads, float* state, std::size_t n,
+              std::int64_t /*step*/) const {
+    kernels::RmsPropUpdate(params, grads, state,
+                           momentum != 0.0f ? state + n : nullptr,
+                           centered ? state + 2 * n : nullptr, n, lr, rho,
+                           momentum, epsilon, centered);
   }
 };
 
