@@ -15,6 +15,8 @@
 //   Dropout at inference    → removed (it is the identity there)
 //   anything else           → runs as written
 //
+// A regularised layer (L2<λ, Dense<…>>) matches as the layer it wraps.
+//
 // The result is a TypeList of Step<Exec, FirstInfo, LastInfo>: the user's
 // layers [FirstInfo::index, LastInfo::index] run as Exec's forward/backward.
 // The parameter layout is the user's, so fused and unfused plans share
@@ -29,6 +31,7 @@
 #include "sequent/layers/batchnorm.hpp"
 #include "sequent/layers/conv.hpp"
 #include "sequent/layers/core.hpp"
+#include "sequent/layers/regularizer.hpp"
 #include "sequent/sequential.hpp"
 #include "sequent/type_list.hpp"
 
@@ -280,6 +283,12 @@ constexpr Rule rule_for() {
 
 struct NoLayer {};
 
+// What a user layer runs as: itself, or the layer inside a regulariser
+// (L2<λ, Dense<…>> runs, and fuses, as the Dense; its penalty is applied to
+// the gradient buffer after backward, outside the plan).
+template <class Info>
+using run_layer_t = unwrap_regularizer_t<typename Info::layer>;
+
 template <class Steps, class Infos, PlanKind Kind, Fusion F, bool LossFuses>
 struct rewrite {
   using type = Steps;
@@ -289,30 +298,30 @@ template <class Steps, class I0, class... Rest, PlanKind Kind, Fusion F,
           bool LossFuses>
 struct rewrite<Steps, TypeList<I0, Rest...>, Kind, F, LossFuses> {
   using next_layer =
-      typename at<0, TypeList<typename Rest::layer..., NoLayer>>::type;
+      typename at<0, TypeList<run_layer_t<Rest>..., NoLayer>>::type;
   using next_layer2 =
-      typename at<1, TypeList<typename Rest::layer..., NoLayer, NoLayer>>::type;
+      typename at<1, TypeList<run_layer_t<Rest>..., NoLayer, NoLayer>>::type;
   static constexpr Rule rule =
-      rule_for<Kind, F, LossFuses, sizeof...(Rest) == 0, typename I0::layer,
+      rule_for<Kind, F, LossFuses, sizeof...(Rest) == 0, run_layer_t<I0>,
                next_layer, next_layer2>();
   static constexpr bool kFolded = Kind == PlanKind::kInference;
 
   template <Rule R, class... Tail>
   struct apply {  // kAsWritten
     using type = typename rewrite<
-        append_t<Steps, Step<typename I0::layer, I0, I0>>, TypeList<Tail...>,
+        append_t<Steps, Step<run_layer_t<I0>, I0, I0>>, TypeList<Tail...>,
         Kind, F, LossFuses>::type;
   };
   template <class... Tail>
   struct apply<Rule::kDrop, Tail...> {
     using type = typename rewrite<
-        append_t<Steps, Step<fused::Absorbed<typename I0::layer>, I0, I0>>,
+        append_t<Steps, Step<fused::Absorbed<run_layer_t<I0>>, I0, I0>>,
         TypeList<Tail...>, Kind, F, LossFuses>::type;
   };
   template <class... Tail>
   struct apply<Rule::kSoftmaxIntoLoss, Tail...> {
     using type =
-        append_t<Steps, Step<fused::Absorbed<typename I0::layer>, I0, I0>>;
+        append_t<Steps, Step<fused::Absorbed<run_layer_t<I0>>, I0, I0>>;
   };
   // Replaces I0 … Last by one Step running Exec, and goes on with Tail.
   template <class Exec, class Last, class... Tail>
@@ -322,33 +331,33 @@ struct rewrite<Steps, TypeList<I0, Rest...>, Kind, F, LossFuses> {
   template <class I1, class... Tail>
   struct apply<Rule::kDenseActivation, I1, Tail...> {
     using type = fuse<
-        fused::DenseActivation<typename I0::layer, typename I1::layer>, I1,
+        fused::DenseActivation<run_layer_t<I0>, run_layer_t<I1>>, I1,
         Tail...>;
   };
   template <class I1, class... Tail>
   struct apply<Rule::kConvActivation, I1, Tail...> {
     using type = fuse<
-        fused::ConvActivation<typename I0::layer, typename I1::layer>, I1,
+        fused::ConvActivation<run_layer_t<I0>, run_layer_t<I1>>, I1,
         Tail...>;
   };
   template <class I1, class... Tail>
   struct apply<Rule::kBatchNormActivation, I1, Tail...> {
     using type = fuse<
-        fused::BatchNormActivation<typename I0::layer, typename I1::layer>,
+        fused::BatchNormActivation<run_layer_t<I0>, run_layer_t<I1>>,
         I1, Tail...>;
   };
   template <class I1, class... Tail>
   struct apply<Rule::kConvBatchNorm, I1, Tail...> {
-    using type = fuse<fused::ConvBatchNorm<typename I0::layer,
-                                           typename I1::layer,
+    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>,
+                                           run_layer_t<I1>,
                                            fused::NoActivation, kFolded>,
                       I1, Tail...>;
   };
   template <class I1, class I2, class... Tail>
   struct apply<Rule::kConvBatchNormActivation, I1, I2, Tail...> {
-    using type = fuse<fused::ConvBatchNorm<typename I0::layer,
-                                           typename I1::layer,
-                                           typename I2::layer, kFolded>,
+    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>,
+                                           run_layer_t<I1>,
+                                           run_layer_t<I2>, kFolded>,
                       I2, Tail...>;
   };
   using type = typename apply<rule, Rest...>::type;

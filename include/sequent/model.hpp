@@ -30,6 +30,7 @@
 #include "sequent/losses.hpp"
 #include "sequent/optimizers.hpp"
 #include "sequent/plan.hpp"
+#include "sequent/regularization.hpp"
 #include "sequent/sequential.hpp"
 #include "sequent/summary.hpp"
 #include "sequent/train/cpu.hpp"
@@ -105,6 +106,15 @@ class Model {
     return state_.span();
   }
   std::span<const float> state() const { return state_.span(); }
+
+  // The L2 penalty Σ λ·Σ w² of the current weights over every L2<λ, …>
+  // layer, which train_step and fit add to the loss they report (and 2λ·w
+  // to the kernels' gradients). evaluate() reports the data loss alone, so
+  // that runs with and without regularisation compare; Keras' val_loss
+  // includes the penalty: evaluate(data).loss + regularization_loss().
+  double regularization_loss() const {
+    return apply_l2<Net>(params_.data(), nullptr);
+  }
 
   // Layer `layer`'s tensors (0 = first layer after Input), as Keras'
   // layer.get_weights(): Dense gives {kernel (in × units), bias (units)}.
@@ -360,6 +370,8 @@ class Model {
     if constexpr (Loss::classification) s.correct = count_correct(out, targets, batch);
     TrainingPlan::backward(x, arena, layout, params_.data(), state_.data(),
                            grads_.data(), batch);
+    s.loss_sum += batch * apply_l2<Net>(params_.data(), grads_.data());  // L2
+    if (!std::isfinite(s.loss_sum)) return s;
     optimizer.update(params_.data(), grads_.data(), opt_state_.data(),
                      Net::param_buffer_size, ++opt_step_);
     ++train_steps_;

@@ -11,6 +11,7 @@
 
 #include "sequent/fuse.hpp"
 #include "sequent/plan.hpp"
+#include "sequent/regularization.hpp"
 #include "sequent/sequential.hpp"
 
 namespace sequent {
@@ -41,7 +42,8 @@ std::string summary() {
   hana::for_each(Plan::hana_tuple, [&](auto t) {
     using S = typename decltype(t)::type;
     using Exec = typename S::exec;
-    using Layer = typename at_t<S::first_layer, typename Net::layers>::layer;
+    using Layer =
+        detail::run_layer_t<at_t<S::first_layer, typename Net::layers>>;
     std::string what;
     if constexpr (std::is_same_v<Exec, fused::Absorbed<Layer>>) {
       what = std::is_same_v<Layer, Softmax>
@@ -71,13 +73,21 @@ std::string summary() {
       "Total params: " + detail::thousands(params) + " (" +
           std::to_string(params * 4 / 1024) + " KiB)",
       "Trainable params: " + detail::thousands(Net::param_count),
-      "Non-trainable params: " + detail::thousands(Net::state_count),
-      "Loss: " + std::string(Loss::name) +
-          "   Kernels per training step: " + std::to_string(kernels) +
-          " forward" + (F == Fusion::kOff ? " (fusion off)" : ""),
+      "Non-trainable params: " + detail::thousands(Net::state_count)};
+  if constexpr (L2Table<Net>::size > 0) {
+    footer.push_back("L2 regularisation: " +
+                     std::to_string(L2Table<Net>::size) + " kernel" +
+                     (L2Table<Net>::size == 1 ? "" : "s") + ", " +
+                     detail::thousands(L2Table<Net>::weights) +
+                     " weights; λ·Σw² joins the training loss");
+  }
+  footer.push_back("Loss: " + std::string(Loss::name) +
+                   "   Kernels per training step: " + std::to_string(kernels) +
+                   " forward" + (F == Fusion::kOff ? " (fusion off)" : ""));
+  footer.push_back(
       "Activation memory: " +
-          std::to_string(PlanRunner<Plan>::floats_per_sample(true) * 4) +
-          " bytes per sample in training"};
+      std::to_string(PlanRunner<Plan>::floats_per_sample(true) * 4) +
+      " bytes per sample in training");
   return detail::format_summary(
       "Model: Sequential, input " + Net::input::to_string(), rows, footer);
 }

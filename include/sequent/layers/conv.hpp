@@ -65,6 +65,10 @@ struct Conv2D : LayerDefaults {
   template <class In>
   static constexpr std::size_t param_count =
       weight_count<In> + (UseBias ? Filters : 0);
+  // What L2<λ, Conv2D<…>> regularises: the kernel, first in the parameters.
+  static constexpr bool has_kernel = true;
+  template <class In>
+  static constexpr std::size_t kernel_count = weight_count<In>;
 
   template <class In>
   static std::vector<WeightInfo> weights() {

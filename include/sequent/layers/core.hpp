@@ -70,6 +70,10 @@ struct Dense : LayerDefaults {
   template <class In>
   static constexpr std::size_t param_count =
       In::size * Units + (UseBias ? Units : 0);
+  // What L2<λ, Dense<…>> regularises: the kernel, first in the parameters.
+  static constexpr bool has_kernel = true;
+  template <class In>
+  static constexpr std::size_t kernel_count = In::size * Units;
   static std::string kernel() {
     return UseBias ? "GEMM, bias epilogue" : "GEMM";
   }

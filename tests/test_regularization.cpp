@@ -1,0 +1,346 @@
+// L2<λ, Layer> through whole models: the compile-time table, fusion through
+// the wrapper, the penalty in the training loss and not in evaluate(), the
+// gradient against finite differences, only kernels touched, fused and
+// unfused plans agreeing, and weights shared with the bare architecture.
+#define BOOST_TEST_MODULE regularization
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <cstddef>
+#include <filesystem>
+#include <sequent/sequent.hpp>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "quadrants.hpp"
+
+namespace sq = sequent;
+namespace tt = boost::test_tools;
+using sq::test::first_batch;
+using sq::test::params_of;
+using sq::test::quadrant_images;
+
+namespace {
+
+using Loss = sq::SparseCategoricalCrossentropy;
+
+// Layers 1 and 5 regularised (kernels of 36×16 and 8×4), layer 3 not.
+using RegMlp =
+    sq::Sequential<sq::Input<6, 6, 1>, sq::Flatten, sq::L2<0.05, sq::Dense<16>>,
+                   sq::ReLU, sq::Dense<8>, sq::Tanh, sq::L2<0.02, sq::Dense<4>>,
+                   sq::Softmax>;
+using PlainMlp =
+    sq::Sequential<sq::Input<6, 6, 1>, sq::Flatten, sq::Dense<16>, sq::ReLU,
+                   sq::Dense<8>, sq::Tanh, sq::Dense<4>, sq::Softmax>;
+
+// Both convolutions and the last Dense regularised; BatchNorm follows the
+// first convolution and the unregularised Dense<6>.
+using RegCnn =
+    sq::Sequential<sq::Input<6, 6, 1>, sq::L2<0.05, sq::Conv2D<4, 3, sq::Same>>,
+                   sq::BatchNorm<>, sq::ReLU, sq::MaxPool2D<2>,
+                   sq::L2<0.03, sq::Conv2D<5, 3, sq::Valid>>, sq::ReLU,
+                   sq::Flatten, sq::Dense<6>, sq::BatchNorm<>, sq::Tanh,
+                   sq::L2<0.02, sq::Dense<4>>, sq::Softmax>;
+using PlainCnn = sq::Sequential<
+    sq::Input<6, 6, 1>, sq::Conv2D<4, 3, sq::Same>, sq::BatchNorm<>, sq::ReLU,
+    sq::MaxPool2D<2>, sq::Conv2D<5, 3, sq::Valid>, sq::ReLU, sq::Flatten,
+    sq::Dense<6>, sq::BatchNorm<>, sq::Tanh, sq::Dense<4>, sq::Softmax>;
+
+// ---- type level
+// ---------------------------------------------------------------
+
+template <class Net, std::size_t Layer>
+constexpr std::size_t offset_of =
+    sq::at_t<Layer, typename Net::layers>::param_offset;
+
+using MlpTable = sq::L2Table<RegMlp>;
+static_assert(MlpTable::size == 2);
+static_assert(MlpTable::ranges[0].offset == offset_of<RegMlp, 1>);
+static_assert(MlpTable::ranges[0].count == 36 * 16);  // kernel, not bias
+static_assert(MlpTable::ranges[0].lambda == 0.05f);
+static_assert(MlpTable::ranges[1].offset == offset_of<RegMlp, 5>);
+static_assert(MlpTable::ranges[1].count == 8 * 4);
+static_assert(MlpTable::ranges[1].lambda == 0.02f);
+static_assert(MlpTable::weights == 36 * 16 + 8 * 4);
+static_assert(sq::L2Table<PlainMlp>::size == 0);
+
+using CnnTable = sq::L2Table<RegCnn>;
+static_assert(CnnTable::size == 3);
+static_assert(CnnTable::ranges[0].count == 3 * 3 * 1 * 4);
+static_assert(CnnTable::ranges[1].offset == offset_of<RegCnn, 4>);
+static_assert(CnnTable::ranges[1].count == 3 * 3 * 4 * 5);
+static_assert(CnnTable::ranges[2].offset == offset_of<RegCnn, 10>);
+
+// λ = 0 is allowed (as Keras' l2(0.)) and costs nothing at run time.
+static_assert(
+    sq::L2Table<
+        sq::Sequential<sq::Input<3>, sq::L2<0.0, sq::Dense<2>>>>::size == 0);
+
+// The wrapper changes neither the layout nor the architecture's identity.
+static_assert(RegMlp::param_buffer_size == PlainMlp::param_buffer_size);
+static_assert(RegMlp::fingerprint == PlainMlp::fingerprint);
+static_assert(RegCnn::fingerprint == PlainCnn::fingerprint);
+
+// Fusion sees through it: Dense+ReLU is one GEMM, Conv2D+BatchNorm+ReLU one
+// convolution with a batch-norm kernel, folded at inference.
+template <class Net, sq::PlanKind Kind, std::size_t Step>
+using exec_t =
+    typename sq::at_t<Step, sq::plan_t<Net, Loss, Kind, sq::Fusion::kOn>>::exec;
+static_assert(
+    std::is_same_v<exec_t<RegMlp, sq::PlanKind::kTraining, 1>,
+                   sq::fused::DenseActivation<sq::Dense<16>, sq::ReLU>>);
+static_assert(
+    std::is_same_v<exec_t<RegCnn, sq::PlanKind::kTraining, 0>,
+                   sq::fused::ConvBatchNorm<sq::Conv2D<4, 3, sq::Same>,
+                                            sq::BatchNorm<>, sq::ReLU, false>>);
+static_assert(
+    std::is_same_v<exec_t<RegCnn, sq::PlanKind::kInference, 0>,
+                   sq::fused::ConvBatchNorm<sq::Conv2D<4, 3, sq::Same>,
+                                            sq::BatchNorm<>, sq::ReLU, true>>);
+static_assert(
+    std::is_same_v<
+        exec_t<RegCnn, sq::PlanKind::kTraining, 2>,
+        sq::fused::ConvActivation<sq::Conv2D<5, 3, sq::Valid>, sq::ReLU>>);
+// The same kernels as the bare networks, step for step, in every plan.
+template <class A, class B>
+struct same_execs;
+template <class... A, class... B>
+struct same_execs<sq::TypeList<A...>, sq::TypeList<B...>> {
+  static constexpr bool value =
+      (std::is_same_v<typename A::exec, typename B::exec> && ...);
+};
+template <class Reg, class Plain, sq::PlanKind Kind, sq::Fusion F>
+constexpr bool same_plans = same_execs<sq::plan_t<Reg, Loss, Kind, F>,
+                                       sq::plan_t<Plain, Loss, Kind, F>>::value;
+static_assert(
+    same_plans<RegCnn, PlainCnn, sq::PlanKind::kTraining, sq::Fusion::kOn>);
+static_assert(
+    same_plans<RegCnn, PlainCnn, sq::PlanKind::kInference, sq::Fusion::kOn>);
+static_assert(
+    same_plans<RegCnn, PlainCnn, sq::PlanKind::kTraining, sq::Fusion::kOff>);
+static_assert(
+    same_plans<RegMlp, PlainMlp, sq::PlanKind::kTraining, sq::Fusion::kOn>);
+
+// ---- helpers ----------------------------------------------------------------
+
+// λ·Σ w² over the kernels of the given layers, from get_weights: the
+// penalty computed independently of the library's table and kernel.
+template <class M>
+double hand_penalty(const M& m,
+                    std::initializer_list<std::pair<int, double>> layers) {
+  double total = 0;
+  for (const auto& [layer, lambda] : layers) {
+    double squares = 0;
+    const auto tensors = m.get_weights(layer);  // kernel first
+    for (float w : tensors[0]) squares += double(w) * w;
+    total += lambda * squares;
+  }
+  return total;
+}
+double mlp_penalty(const sq::Model<RegMlp, Loss>& m) {
+  return hand_penalty(m, {{1, 0.05}, {5, 0.02}});
+}
+
+struct TempDir {
+  std::filesystem::path path = std::filesystem::temp_directory_path() /
+                               ("sequent_l2_" + std::to_string(::getpid()));
+  TempDir() { std::filesystem::create_directories(path); }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(training_loss_includes_the_penalty_evaluation_does_not) {
+  const auto data = quadrant_images(8, 41);
+  const auto batch = first_batch(data, 8);
+  sq::Model<RegMlp, Loss> model{sq::Seed{3}};
+  const double penalty = mlp_penalty(model);
+  BOOST_TEST(penalty > 0.05);  // large enough to be seen below
+  BOOST_TEST(model.regularization_loss() == penalty, tt::tolerance(1e-6));
+  const double data_loss = model.evaluate(data).loss;
+  // lr = 0 leaves the weights where they are and reports the step's loss.
+  const auto r = model.train_step(batch.view(), sq::SGD{.lr = 0.0f});
+  BOOST_TEST(r.loss == data_loss + penalty, tt::tolerance(1e-6));
+  BOOST_TEST(model.evaluate(data).loss == data_loss, tt::tolerance(1e-12));
+  // The same in fit: the epoch's loss carries the penalty, val_loss not.
+  const auto h = model.fit(data, sq::SGD{.lr = 0.0f},
+                           {.epochs = 1,
+                            .batch_size = 3,
+                            .validation = &data,
+                            .verbose = sq::Verbosity::kSilent});
+  BOOST_TEST(h.last().loss == data_loss + penalty, tt::tolerance(1e-6));
+  BOOST_TEST(h.last().val_loss == data_loss, tt::tolerance(1e-9));
+  // A bare model of the same weights reports the data loss only.
+  sq::Model<PlainMlp, Loss> plain{sq::Seed{3}};
+  BOOST_REQUIRE(params_of(plain) == params_of(model));
+  BOOST_TEST(plain.regularization_loss() == 0.0);
+  BOOST_TEST(
+      plain.train_step(batch.view(), sq::SGD{.lr = 0.0f}).loss == data_loss,
+      tt::tolerance(1e-6));
+}
+
+// d(mean loss + Σ λ·Σ w²)/dw through the whole model against central
+// differences, the penalty measured by hand from get_weights. One SGD step
+// with lr = 1 moves the parameters by exactly −grad.
+BOOST_AUTO_TEST_CASE(regularised_gradient_matches_finite_differences) {
+  const auto data = quadrant_images(5, 42);
+  const auto batch = first_batch(data, 5);
+  sq::Model<RegMlp, Loss> model{sq::Seed{5}};
+  const auto before = params_of(model);
+  model.train_step(batch.view(), sq::SGD{.lr = 1.0f});
+  const auto after = params_of(model);
+  auto params = model.parameters();
+  std::copy(before.begin(), before.end(), params.begin());
+  const auto loss = [&] {
+    return model.evaluate(data).loss + mlp_penalty(model);
+  };
+  const float h = 5e-3f;
+  std::size_t checked = 0, penalised = 0;
+  for (std::size_t i = 0; i < params.size(); i += 3) {
+    const float saved = params[i];
+    params[i] = saved + h;
+    const double up = loss();
+    params[i] = saved - h;
+    const double down = loss();
+    params[i] = saved;
+    const double numeric = (up - down) / (2.0 * h);
+    const double analytic = double(before[i]) - after[i];
+    BOOST_TEST(
+        std::fabs(analytic - numeric) <= 2e-3 + 2e-2 * std::fabs(numeric),
+        "parameter " << i << ": backward " << analytic << ", finite difference "
+                     << numeric);
+    ++checked;
+    // In the first kernel 2λw is ~0.03, ten times the tolerance: a missing
+    // or wrongly scaled penalty gradient fails here.
+    penalised += i < 36 * 16 && std::fabs(0.1 * before[i]) > 1e-2;
+  }
+  BOOST_TEST(checked > 250u);
+  BOOST_TEST(penalised > 50u);
+}
+
+// Against the bare network of the same weights, one SGD step (lr = 1)
+// differs by exactly 2λ·w on the regularised kernels and by nothing at all
+// elsewhere: biases, BatchNorm's gamma and beta and running statistics, the
+// unregularised Dense.
+BOOST_AUTO_TEST_CASE(only_the_kernels_are_regularised) {
+  const auto data = quadrant_images(16, 43);
+  const auto batch = first_batch(data, 16);
+  sq::Model<RegCnn, Loss> reg{sq::Seed{4}};
+  sq::Model<PlainCnn, Loss> plain{sq::Seed{4}};
+  const auto initial = params_of(reg);
+  BOOST_REQUIRE(initial == params_of(plain));
+  reg.train_step(batch.view(), sq::SGD{.lr = 1.0f});
+  plain.train_step(batch.view(), sq::SGD{.lr = 1.0f});
+  const auto a = params_of(reg), b = params_of(plain);
+  std::vector<float> lambda(a.size(), 0.0f);
+  for (const auto& r : sq::L2Table<RegCnn>::ranges) {
+    for (std::size_t i = r.offset; i < r.offset + r.count; ++i) {
+      lambda[i] = r.lambda;
+    }
+  }
+  std::size_t kernel_weights = 0, others = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lambda[i] != 0.0f) {
+      const double expected = 2.0 * lambda[i] * initial[i];
+      BOOST_TEST(std::fabs((double(b[i]) - a[i]) - expected) <= 1e-6,
+                 "kernel parameter " << i);
+      ++kernel_weights;
+    } else {
+      BOOST_TEST(a[i] == b[i], "parameter " << i << " is not a kernel");
+      ++others;
+    }
+  }
+  BOOST_TEST(kernel_weights == sq::L2Table<RegCnn>::weights);
+  BOOST_TEST(others > 40u);  // biases, gammas, betas, Dense<6>, padding
+  const std::vector<float> sa(reg.state().begin(), reg.state().end()),
+      sb(plain.state().begin(), plain.state().end());
+  BOOST_TEST(sa == sb);
+  // Named tensors: the bias of layer 0 and BatchNorm's gamma/beta of
+  // layer 1 moved identically.
+  BOOST_TEST(reg.get_weights(0)[1] == plain.get_weights(0)[1]);
+  BOOST_TEST(reg.get_weights(1)[0] == plain.get_weights(1)[0]);
+  BOOST_TEST(reg.get_weights(1)[1] == plain.get_weights(1)[1]);
+}
+
+BOOST_AUTO_TEST_CASE(fused_and_unfused_regularised_cnn_agree) {
+  const auto data = quadrant_images(16, 44);
+  const auto batch = first_batch(data, 16);
+  sq::Model<RegCnn, Loss, sq::Fusion::kOn> fused{sq::Seed{6}};
+  sq::Model<RegCnn, Loss, sq::Fusion::kOff> plain{sq::Seed{6}};
+  BOOST_REQUIRE(params_of(fused) == params_of(plain));
+  for (int i = 0; i < 3; ++i) {
+    const auto r1 = fused.train_step(batch.view(), sq::SGD{.lr = 0.1f});
+    const auto r2 = plain.train_step(batch.view(), sq::SGD{.lr = 0.1f});
+    BOOST_TEST(r1.loss == r2.loss, tt::tolerance(1e-4));
+  }
+  const auto a = params_of(fused), b = params_of(plain);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    BOOST_TEST(std::fabs(a[i] - b[i]) <= 2e-5f, "parameter " << i);
+  }
+  BOOST_TEST(fused.regularization_loss() == plain.regularization_loss(),
+             tt::tolerance(1e-5));
+  const auto p1 = fused.predict(data), p2 = plain.predict(data);
+  for (std::size_t i = 0; i < p1.probabilities.size(); ++i) {
+    BOOST_TEST(p1.probabilities[i] == p2.probabilities[i],
+               tt::tolerance(2e-4f));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(summary_shows_the_regularisers_and_the_fusion) {
+  const std::string s = sq::Model<RegCnn, Loss>::summary();
+  BOOST_TEST_MESSAGE(s);
+  for (const char* expected :
+       {"L2<0.05, Conv2D<4, 3x3, same>>", "L2<0.03, Conv2D<5, 3x3, valid>>",
+        "L2<0.02, Dense<4>>",
+        "Conv2D<4, 3x3, same>+BatchNorm+ReLU: convolution, then batch-norm",
+        "Conv2D<5, 3x3, valid>+ReLU: convolution, bias+ReLU epilogue",
+        "L2 regularisation: 3 kernels, 240 weights"}) {
+    BOOST_TEST(s.find(expected) != std::string::npos, "missing: " << expected);
+  }
+  const std::string mlp = sq::Model<RegMlp, Loss>::summary();
+  BOOST_TEST(mlp.find("Dense<16>+ReLU: GEMM, bias+ReLU epilogue") !=
+             std::string::npos);
+  BOOST_TEST(mlp.find("L2 regularisation: 2 kernels, 608 weights") !=
+             std::string::npos);
+  const std::string bare = sq::Model<PlainMlp, Loss>::summary();
+  BOOST_TEST(bare.find("L2") == std::string::npos);
+}
+
+// Weights saved from a regularised model load into the bare architecture
+// (and back): the regulariser is a training choice, not part of the model.
+BOOST_AUTO_TEST_CASE(weights_move_between_regularised_and_bare_models) {
+  TempDir dir;
+  sq::Model<RegCnn, Loss> reg{sq::Seed{7}};
+  reg.fit(quadrant_images(64, 45), sq::Adam{.lr = 1e-2f},
+          {.epochs = 1, .batch_size = 16, .verbose = sq::Verbosity::kSilent});
+  reg.save(dir.path / "reg.sqm");
+  sq::Model<PlainCnn, Loss> plain{sq::Seed{8}};
+  plain.load_weights(dir.path / "reg.sqm");
+  BOOST_TEST(params_of(plain) == params_of(reg));
+  const auto data = quadrant_images(32, 46);
+  BOOST_TEST(plain.predict(data).labels == reg.predict(data).labels);
+}
+
+// A strong penalty keeps the kernels small: the same run without it ends
+// with a larger Σ w².
+BOOST_AUTO_TEST_CASE(l2_shrinks_the_kernels) {
+  const auto train = quadrant_images(256, 47);
+  const sq::FitOptions options{
+      .epochs = 4, .batch_size = 16, .verbose = sq::Verbosity::kSilent};
+  sq::Model<RegMlp, Loss> reg{sq::Seed{9}};
+  sq::Model<PlainMlp, Loss> plain{sq::Seed{9}};
+  const auto h = reg.fit(train, sq::Adam{.lr = 1e-2f}, options);
+  plain.fit(train, sq::Adam{.lr = 1e-2f}, options);
+  const auto squares = [](const auto& m, int layer) {
+    double s = 0;
+    const auto tensors = m.get_weights(layer);
+    for (float w : tensors[0]) s += double(w) * w;
+    return s;
+  };
+  BOOST_TEST(squares(reg, 1) < 0.8 * squares(plain, 1));
+  BOOST_TEST(squares(reg, 5) < squares(plain, 5));
+  BOOST_TEST(h.last().loss < h.epochs.front().loss);
+  BOOST_TEST(h.last().accuracy > 0.9);
+}
