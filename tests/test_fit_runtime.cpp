@@ -1,0 +1,572 @@
+// The runtime around the training step: the progress bar and its
+// auto-detection, denormal flushing while training, train_step's NaN branch,
+// datasets that do not fit, unshuffled fit against a hand loop, Dropout and
+// Flatten inside real models, and bitwise determinism of a CNN.
+#define BOOST_TEST_MODULE fit_runtime
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <limits>
+#include <regex>
+#include <sequent/sequent.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <omp.h>
+#include <xmmintrin.h>
+#define SEQUENT_TEST_MXCSR 1
+#else
+#define SEQUENT_TEST_MXCSR 0
+#endif
+
+namespace sq = sequent;
+
+namespace {
+
+std::vector<float> random_vector(std::size_t n, std::uint64_t seed,
+                                 float lo = -1.0f, float hi = 1.0f) {
+  sq::Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = rng.uniform(lo, hi);
+  return v;
+}
+
+// n random S×S images over 4 classes; the class decides the bright quadrant.
+template <int S = 6>
+sq::data::Dataset make_images(std::size_t n, std::uint64_t seed) {
+  sq::Rng rng(seed);
+  std::vector<std::uint8_t> pixels(n * S * S);
+  std::vector<std::int32_t> labels(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int label = static_cast<int>(rng.next() % 4);
+    labels[i] = label;
+    for (int y = 0; y < S; ++y) {
+      for (int x = 0; x < S; ++x) {
+        const int quadrant = (y / (S / 2)) * 2 + x / (S / 2);
+        const float base = quadrant == label ? 180.0f : 40.0f;
+        pixels[i * S * S + y * S + x] =
+            static_cast<std::uint8_t>(base + rng.uniform(0.0f, 60.0f));
+      }
+    }
+  }
+  return {std::move(pixels),
+          {S, S, 1},
+          std::move(labels),
+          {"a", "b", "c", "d"},
+          "generated"};
+}
+
+template <class M>
+std::vector<float> params_of(const M& m) {
+  return {m.parameters().begin(), m.parameters().end()};
+}
+template <class M>
+std::vector<float> state_of(const M& m) {
+  return {m.state().begin(), m.state().end()};
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+template <class E>
+auto message_has(std::vector<std::string> parts) {
+  return [parts](const E& e) {
+    for (const auto& p : parts) {
+      if (!contains(e.what(), p)) {
+        BOOST_TEST_MESSAGE("message: " << e.what() << " lacks " << p);
+        return false;
+      }
+    }
+    return true;
+  };
+}
+
+using Mlp = sq::Sequential<sq::Input<6, 6, 1>, sq::Flatten, sq::Dense<16>,
+                           sq::ReLU, sq::Dense<4>, sq::Softmax>;
+using Loss = sq::SparseCategoricalCrossentropy;
+using Line = sq::Sequential<sq::Input<2>, sq::Dense<1>>;
+
+std::size_t count(const std::string& s, char c) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), c));
+}
+
+}  // namespace
+
+// ---- progress
+// ---------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(bar_shows_progress_eta_loss_and_accuracy) {
+  const auto train = make_images(64, 1);
+  sq::Model<Mlp, Loss> m{sq::Seed{1}};
+  std::ostringstream log;
+  const auto h = m.fit(train, sq::Adam{.lr = 1e-2f},
+                       {.epochs = 2,
+                        .batch_size = 8,
+                        .verbose = sq::Verbosity::kBar,
+                        .log = &log});
+  const std::string text = log.str();
+  BOOST_TEST_MESSAGE(text);
+  // The last step of each epoch is always drawn: a full bar, ETA 0.
+  for (const char* epoch : {"\repoch 1/2 8/8 [", "\repoch 2/2 8/8 ["}) {
+    BOOST_TEST(contains(text, epoch + std::string(30, '=') + "] ETA 0.0s"),
+               "missing full bar for " << epoch + 1);
+  }
+  const std::regex drawn(
+      "\repoch [12]/2 [1-8]/8 \\[[=>.]{30}\\] ETA [0-9.:]+s? - loss: "
+      "[0-9]+\\.[0-9]{4} - accuracy: [01]\\.[0-9]{4}");
+  BOOST_TEST(std::regex_search(text, drawn));
+  // Each epoch's bar is cleared and replaced by its summary line, the only
+  // newline-terminated lines.
+  BOOST_TEST(contains(text, "\r\033[Kepoch 1/2 - "));
+  BOOST_TEST(contains(text, "\r\033[Kepoch 2/2 - "));
+  BOOST_TEST(count(text, '\n') == 2u);
+  BOOST_TEST(count(text, '\r') >= 4u);
+  // The summary line carries the epoch's figures.
+  char loss[32];
+  std::snprintf(loss, sizeof loss, "loss: %.4f", h.last().loss);
+  BOOST_TEST(contains(text, loss));
+}
+
+// Between the first and the last step the bar is partial and the ETA is
+// the time per step so far times the steps left.
+BOOST_AUTO_TEST_CASE(partial_bar_estimates_the_time_left) {
+  std::ostringstream out;
+  sq::ProgressReporter p(out, sq::Verbosity::kBar, 3, 10);
+  using Clock = std::chrono::steady_clock;
+  const auto before = Clock::now();
+  p.begin_epoch(2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  p.step(2, 0.5, 0.75);
+  const double most =
+      std::chrono::duration<double>(Clock::now() - before).count();
+  const std::string text = out.str();
+  BOOST_TEST_MESSAGE(text);
+  const std::string bar = std::string(6, '=') + ">" + std::string(23, '.');
+  BOOST_TEST(contains(text, "\repoch 2/3 2/10 [" + bar + "] ETA "));
+  BOOST_TEST(contains(text, " - loss: 0.5000 - accuracy: 0.7500"));
+  std::smatch eta;
+  BOOST_REQUIRE(std::regex_search(text, eta, std::regex("ETA ([0-9.]+)s")));
+  // 2 steps took between 0.15 s and `most`, so the 8 left take 4 times as
+  // long (printed to 0.1 s).
+  BOOST_TEST(std::stod(eta[1]) >= 4 * 0.15 - 0.05);
+  BOOST_TEST(std::stod(eta[1]) <= 4 * most + 0.05);
+  // Regression: no accuracy is shown.
+  std::ostringstream reg;
+  sq::ProgressReporter q(reg, sq::Verbosity::kBar, 1, 4);
+  q.begin_epoch(1);
+  q.step(4, 0.25, NAN);
+  BOOST_TEST(contains(reg.str(), "ETA 0.0s - loss: 0.2500"));
+  BOOST_TEST(!contains(reg.str(), "accuracy"));
+}
+
+// kAuto: plain lines unless the log is std::cout on a terminal.
+BOOST_AUTO_TEST_CASE(auto_verbosity_picks_lines_off_a_terminal) {
+  const auto train = make_images(64, 2);
+  {
+    sq::Model<Mlp, Loss> m{sq::Seed{1}};
+    std::ostringstream log;
+    m.fit(train, sq::Adam{},
+          {.epochs = 2,
+           .batch_size = 8,
+           .verbose = sq::Verbosity::kAuto,
+           .log = &log});
+    const std::string text = log.str();
+    BOOST_TEST(count(text, '\r') == 0u);
+    BOOST_TEST(!contains(text, "ETA"));
+    BOOST_TEST(count(text, '\n') == 2u);
+    BOOST_TEST(contains(text, "epoch 1/2 - "));
+    BOOST_TEST(contains(text, "epoch 2/2 - "));
+  }
+  {
+    // std::cout itself: the bar only if stdout is a terminal (under CTest
+    // it is a pipe).
+    sq::Model<Mlp, Loss> m{sq::Seed{1}};
+    std::ostringstream captured;
+    std::streambuf* saved = std::cout.rdbuf(captured.rdbuf());
+    m.fit(train, sq::Adam{},
+          {.epochs = 1, .batch_size = 8, .verbose = sq::Verbosity::kAuto});
+    std::cout.rdbuf(saved);
+    const bool terminal = isatty(STDOUT_FILENO) != 0;
+    BOOST_TEST_MESSAGE("stdout is " << (terminal ? "" : "not ")
+                                    << "a terminal");
+    BOOST_TEST(contains(captured.str(), "ETA") == terminal);
+    BOOST_TEST(contains(captured.str(), "epoch 1/1 - "));
+  }
+  {
+    // kLines on request, kSilent prints nothing.
+    sq::Model<Mlp, Loss> m{sq::Seed{1}};
+    std::ostringstream lines, silent;
+    m.fit(train, sq::Adam{},
+          {.epochs = 1,
+           .batch_size = 8,
+           .verbose = sq::Verbosity::kLines,
+           .log = &lines});
+    m.fit(train, sq::Adam{},
+          {.epochs = 1,
+           .batch_size = 8,
+           .verbose = sq::Verbosity::kSilent,
+           .log = &silent});
+    BOOST_TEST(count(lines.str(), '\r') == 0u);
+    BOOST_TEST(count(lines.str(), '\n') == 1u);
+    BOOST_TEST(silent.str().empty());
+  }
+}
+
+// ---- denormals
+// ----------------------------------------------------------------------
+
+#if SEQUENT_TEST_MXCSR
+namespace {
+
+constexpr unsigned kFtz = 0x8000;  // MXCSR bit 15: flush results to zero
+constexpr unsigned kDaz = 0x0040;  // MXCSR bit 6: denormal inputs are zero
+constexpr unsigned kBoth = kFtz | kDaz;
+
+// Sets the flush bits to `bits` on the calling thread and every OpenMP
+// worker (MXCSR is per thread).
+void set_flush_bits(unsigned bits) {
+#pragma omp parallel num_threads(sq::num_threads())
+  _mm_setcsr((_mm_getcsr() & ~kBoth) | bits);
+}
+
+// The flush bits of the calling thread and of every worker.
+std::vector<unsigned> flush_bits() {
+  std::vector<unsigned> bits(sq::num_threads() + 1);
+  bits[0] = _mm_getcsr() & kBoth;
+#pragma omp parallel num_threads(sq::num_threads())
+  bits[1 + omp_get_thread_num()] = _mm_getcsr() & kBoth;
+  return bits;
+}
+
+// What the bits do, measured rather than read: FTZ turns a denormal result
+// into zero; DAZ reads a denormal operand as zero, even where the result
+// (here 2^-143 · 2^24 = 2^-119) is a normal number FTZ would keep.
+bool results_flushed() {
+  volatile float a = 1e-30f, b = 1e-10f;
+  return a * b == 0.0f;
+}
+bool inputs_flushed() {
+  volatile float tiny = std::numeric_limits<float>::denorm_min() * 64;
+  volatile float scale = 16777216.0f;
+  return tiny * scale == 0.0f;
+}
+
+struct MxcsrProbe : sq::Callback {
+  std::vector<std::vector<unsigned>> seen;
+  std::vector<bool> flushed;
+  void on_epoch_begin(int, sq::TrainingControl&) override {
+    seen.push_back(flush_bits());
+    flushed.push_back(results_flushed() && inputs_flushed());
+  }
+};
+
+// An optimiser that records the MXCSR of the thread running its update:
+// a probe inside train_step.
+struct ProbeSGD {
+  float lr = 0.01f;
+  static constexpr const char* name = "ProbeSGD";
+  static constexpr std::size_t state_slots = 1;
+  static inline std::vector<unsigned> seen;
+  void update(float* params, const float* grads, float* state, std::size_t n,
+              std::int64_t step) const {
+    seen.push_back(_mm_getcsr() & kBoth);
+    sq::SGD{.lr = lr}.update(params, grads, state, n, step);
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(fit_flushes_denormals_and_restores_the_mode) {
+  const unsigned original = _mm_getcsr();
+  const auto train = make_images(64, 3);
+  for (unsigned before : {0u, kFtz}) {
+    set_flush_bits(before);
+    BOOST_REQUIRE(results_flushed() == (before == kFtz));
+    BOOST_REQUIRE(!inputs_flushed());
+    sq::Model<Mlp, Loss> m{sq::Seed{1}};
+    MxcsrProbe probe;
+    m.fit(train, sq::Adam{},
+          {.epochs = 2,
+           .batch_size = 16,
+           .verbose = sq::Verbosity::kSilent,
+           .callbacks = {&probe}});
+    BOOST_REQUIRE_EQUAL(probe.seen.size(), 2u);
+    for (std::size_t e = 0; e < 2; ++e) {
+      for (std::size_t t = 0; t < probe.seen[e].size(); ++t) {
+        BOOST_TEST(probe.seen[e][t] == kBoth,
+                   "epoch " << e + 1 << ", thread " << t << ": MXCSR bits "
+                            << std::hex << probe.seen[e][t]);
+      }
+      BOOST_TEST(probe.flushed[e]);
+    }
+    // Back to what the caller had, on every thread.
+    for (unsigned bits : flush_bits()) BOOST_TEST(bits == before);
+    BOOST_TEST(results_flushed() == (before == kFtz));
+    BOOST_TEST(!inputs_flushed());
+  }
+  _mm_setcsr(original);
+  set_flush_bits(original & kBoth);
+}
+
+BOOST_AUTO_TEST_CASE(train_step_flushes_denormals_and_restores_the_mode) {
+  const unsigned original = _mm_getcsr();
+  set_flush_bits(0);
+  const auto data = make_images(8, 4);
+  std::vector<float> x(8 * 36);
+  std::vector<std::int32_t> labels(8);
+  const std::vector<std::uint32_t> idx{0, 1, 2, 3, 4, 5, 6, 7};
+  data.gather(idx, x.data(), labels.data());
+  sq::Model<Mlp, Loss> m{sq::Seed{1}};
+  ProbeSGD::seen.clear();
+  m.train_step({x, labels, {}, 8}, ProbeSGD{});
+  m.train_step({x, labels, {}, 8}, ProbeSGD{});
+  BOOST_REQUIRE_EQUAL(ProbeSGD::seen.size(), 2u);
+  for (unsigned bits : ProbeSGD::seen) BOOST_TEST(bits == kBoth);
+  for (unsigned bits : flush_bits()) BOOST_TEST(bits == 0u);
+  BOOST_TEST(!results_flushed());
+  BOOST_TEST(!inputs_flushed());
+  _mm_setcsr(original);
+  set_flush_bits(original & kBoth);
+}
+#endif  // SEQUENT_TEST_MXCSR
+
+// ---- train_step and bad datasets
+// ----------------------------------------------------
+
+// A NaN loss in train_step: a clear error, and nothing moves — neither the
+// weights nor the optimiser's step count (Adam's bias correction).
+BOOST_AUTO_TEST_CASE(train_step_with_a_nan_loss_changes_nothing) {
+  sq::Model<Line, sq::MeanSquaredError> m{sq::Seed{1}};
+  const auto before = params_of(m);
+  const std::vector<float> bad_x{1.0f, NAN, 0.5f, 0.25f};
+  const std::vector<float> x{1.0f, 2.0f, 0.5f, 0.25f};
+  const std::vector<float> y{3.0f, 1.0f};
+  BOOST_CHECK_EXCEPTION(m.train_step({bad_x, {}, y, 2}, sq::Adam{.lr = 0.1f}),
+                        sq::NonFiniteLoss,
+                        message_has<sq::NonFiniteLoss>(
+                            {"train_step", "loss became nan", "not applied"}));
+  BOOST_TEST(params_of(m) == before);
+  const std::vector<float> inf_y{std::numeric_limits<float>::infinity(), 1.0f};
+  BOOST_CHECK_EXCEPTION(m.train_step({x, {}, inf_y, 2}, sq::Adam{.lr = 0.1f}),
+                        sq::NonFiniteLoss,
+                        message_has<sq::NonFiniteLoss>({"not applied"}));
+  BOOST_TEST(params_of(m) == before);
+  // The next good step is exactly the first step of a fresh model.
+  sq::Model<Line, sq::MeanSquaredError> fresh{sq::Seed{1}};
+  const auto r1 = m.train_step({x, {}, y, 2}, sq::Adam{.lr = 0.1f});
+  const auto r2 = fresh.train_step({x, {}, y, 2}, sq::Adam{.lr = 0.1f});
+  BOOST_TEST(r1.loss == r2.loss);
+  BOOST_TEST(params_of(m) == params_of(fresh));
+  BOOST_TEST(params_of(m) != before);
+}
+
+BOOST_AUTO_TEST_CASE(float_dataset_that_does_not_fit_is_refused) {
+  sq::Model<Line, sq::MeanSquaredError> m{sq::Seed{1}};
+  const auto before = params_of(m);
+  const sq::data::FloatDataset good(std::vector<float>(8), 2,
+                                    std::vector<float>(4), 1);
+  const sq::data::FloatDataset wide_inputs(std::vector<float>(12), 3,
+                                           std::vector<float>(4), 1);
+  const sq::data::FloatDataset wide_targets(std::vector<float>(8), 2,
+                                            std::vector<float>(8), 2);
+  BOOST_CHECK_EXCEPTION(
+      m.fit(wide_inputs, sq::SGD{}), std::invalid_argument,
+      message_has<std::invalid_argument>({"inputs of 3", "Input (2,)"}));
+  BOOST_CHECK_EXCEPTION(
+      m.fit(wide_targets, sq::SGD{}), std::invalid_argument,
+      message_has<std::invalid_argument>({"targets of 2", "output (1,)"}));
+  // A validation set that does not fit is refused before any training.
+  BOOST_CHECK_EXCEPTION(
+      m.fit(good, sq::SGD{},
+            {.validation = &wide_inputs, .verbose = sq::Verbosity::kSilent}),
+      std::invalid_argument,
+      message_has<std::invalid_argument>({"inputs of 3", "Input (2,)"}));
+  BOOST_TEST(params_of(m) == before);
+  BOOST_CHECK_EXCEPTION(
+      m.evaluate(wide_targets), std::invalid_argument,
+      message_has<std::invalid_argument>({"targets of 2", "output (1,)"}));
+  // A batch of the wrong width, too.
+  const std::vector<float> x(6), y(2);
+  BOOST_CHECK_EXCEPTION(
+      m.train_step({x, {}, y, 2}, sq::SGD{}), std::invalid_argument,
+      message_has<std::invalid_argument>({"6 input floats", "(2,)"}));
+}
+
+// shuffle = false: the batches are the dataset's order, so fit is exactly
+// a hand loop of train_step over consecutive slices.
+BOOST_AUTO_TEST_CASE(unshuffled_fit_equals_a_hand_loop_of_train_step) {
+  const auto train = make_images(100, 5);  // 3 batches of 32 and one of 4
+  constexpr std::size_t kBatch = 32;
+  sq::Model<Mlp, Loss> fitted{sq::Seed{2}}, looped{sq::Seed{2}},
+      shuffled{sq::Seed{2}};
+  const sq::FitOptions options{.epochs = 2,
+                               .batch_size = kBatch,
+                               .shuffle = false,
+                               .verbose = sq::Verbosity::kSilent};
+  const auto h = fitted.fit(train, sq::Adam{.lr = 1e-2f}, options);
+  std::vector<float> x(kBatch * 36);
+  std::vector<std::int32_t> labels(kBatch);
+  for (int epoch = 1; epoch <= 2; ++epoch) {
+    double loss_sum = 0;
+    for (std::size_t begin = 0; begin < train.size(); begin += kBatch) {
+      const std::size_t b = std::min(kBatch, train.size() - begin);
+      std::vector<std::uint32_t> idx(b);
+      for (std::size_t i = 0; i < b; ++i) idx[i] = begin + i;
+      train.gather(idx, x.data(), labels.data());
+      const auto r =
+          looped.train_step({{x.data(), b * 36}, {labels.data(), b}, {}, b},
+                            sq::Adam{.lr = 1e-2f});
+      loss_sum += r.loss * b;
+    }
+    BOOST_TEST(h.epochs[epoch - 1].loss == loss_sum / train.size(),
+               boost::test_tools::tolerance(1e-9));
+  }
+  BOOST_TEST(params_of(fitted) == params_of(looped));  // bitwise
+  // Shuffled batches are another run.
+  auto with_shuffle = options;
+  with_shuffle.shuffle = true;
+  shuffled.fit(train, sq::Adam{.lr = 1e-2f}, with_shuffle);
+  BOOST_TEST(params_of(shuffled) != params_of(looped));
+}
+
+// ---- Dropout and Flatten in real models
+// ------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(dropout_is_off_at_inference) {
+  using WithDropout =
+      sq::Sequential<sq::Input<8>, sq::Dense<16>, sq::ReLU, sq::Dropout<0.5>,
+                     sq::Dense<3>, sq::Softmax>;
+  using Without = sq::Sequential<sq::Input<8>, sq::Dense<16>, sq::ReLU,
+                                 sq::Dense<3>, sq::Softmax>;
+  sq::Model<WithDropout, Loss> a{sq::Seed{7}};
+  sq::Model<Without, Loss> b{sq::Seed{8}};
+  b.set_weights(0, a.get_weights(0));
+  b.set_weights(2, a.get_weights(3));
+  const auto x = random_vector(20 * 8, 9);
+  const auto p1 = a.predict(x);
+  const auto p2 = a.predict(x);
+  const auto p3 = b.predict(x);
+  BOOST_TEST(p1 == p2);  // no mask at inference
+  BOOST_TEST(p1 == p3);  // the layer is the identity there
+  // evaluate() runs without it too.
+  std::vector<std::uint8_t> pixels(20 * 8);
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = (i * 37) % 256;
+  std::vector<std::int32_t> labels(20);
+  for (std::size_t i = 0; i < 20; ++i) labels[i] = i % 3;
+  const sq::data::Dataset d(pixels, {1, 8, 1}, labels, {"a", "b", "c"},
+                            "dropout-test");
+  BOOST_TEST(a.evaluate(d).loss == b.evaluate(d).loss);
+  BOOST_TEST(a.evaluate(d).accuracy == b.evaluate(d).accuracy);
+  // In training the layer does act: the same weights give another loss.
+  std::vector<float> scaled(20 * 8);
+  std::vector<std::uint32_t> idx(20);
+  for (std::size_t i = 0; i < 20; ++i) idx[i] = i;
+  std::vector<std::int32_t> batch_labels(20);
+  d.gather(idx, scaled.data(), batch_labels.data());
+  auto ta = a;
+  auto tb = b;
+  const double la =
+      ta.train_step({scaled, batch_labels, {}, 20}, sq::SGD{.lr = 0.0f}).loss;
+  const double lb =
+      tb.train_step({scaled, batch_labels, {}, 20}, sq::SGD{.lr = 0.0f}).loss;
+  BOOST_TEST(la != lb);
+  BOOST_TEST(lb == b.evaluate(d).loss, boost::test_tools::tolerance(1e-6));
+}
+
+// Flatten between a convolution and a Dense: forward is the NHWC order
+// (row-major), and backward carries the Dense's input gradient unchanged to
+// the convolution, whose weight gradients are checked against finite
+// differences.
+BOOST_AUTO_TEST_CASE(flatten_forward_and_backward_inside_a_model) {
+  using Net = sq::Sequential<sq::Input<2, 3, 2>, sq::Conv2D<3, 1>, sq::Tanh,
+                             sq::Flatten, sq::Dense<4>>;
+  sq::Model<Net, sq::MeanSquaredError> m{sq::Seed{3}};
+  constexpr std::size_t n = 5;
+  const auto x = random_vector(n * 12, 31);
+  const auto t = random_vector(n * 4, 32);
+  const sq::data::FloatDataset data(x, 12, t, 4);
+  // Forward against a naive 1×1 convolution, tanh, flatten (h, w, c), dense.
+  const auto conv = m.get_weights(0);   // kernel (1, 1, 2, 3), bias (3)
+  const auto dense = m.get_weights(3);  // kernel (18, 4), bias (4)
+  const auto out = m.predict(x);
+  for (std::size_t s = 0; s < n; ++s) {
+    std::vector<double> flat(18);
+    for (std::size_t pixel = 0; pixel < 6; ++pixel) {
+      for (std::size_t f = 0; f < 3; ++f) {
+        double z = conv[1][f];
+        for (std::size_t c = 0; c < 2; ++c) {
+          z += double(x[s * 12 + pixel * 2 + c]) * conv[0][c * 3 + f];
+        }
+        flat[pixel * 3 + f] = std::tanh(z);
+      }
+    }
+    for (std::size_t u = 0; u < 4; ++u) {
+      double y = dense[1][u];
+      for (std::size_t k = 0; k < 18; ++k) y += flat[k] * dense[0][k * 4 + u];
+      BOOST_TEST(out[s * 4 + u] == y, boost::test_tools::tolerance(1e-5));
+    }
+  }
+  // Backward: the convolution's gradients come through Flatten.
+  const auto before = params_of(m);
+  auto probe = m;
+  probe.train_step({data.inputs(), {}, data.targets(), n}, sq::SGD{.lr = 1.0f});
+  const auto after = params_of(probe);
+  auto params = m.parameters();
+  const float h = 1e-3f;
+  for (std::size_t i = 0; i < 9; ++i) {  // conv kernel (6) and bias (3)
+    params[i] = before[i] + h;
+    const double up = m.evaluate(data).loss;
+    params[i] = before[i] - h;
+    const double down = m.evaluate(data).loss;
+    params[i] = before[i];
+    const double numeric = (up - down) / (2.0 * h);
+    const double analytic = double(before[i]) - after[i];
+    BOOST_TEST(std::fabs(numeric) > 1e-3, "parameter " << i);
+    BOOST_TEST(
+        std::fabs(analytic - numeric) <= 1e-3 + 1e-2 * std::fabs(numeric),
+        "parameter " << i << ": backward " << analytic << ", finite difference "
+                     << numeric);
+  }
+}
+
+// ---- determinism
+// ------------------------------------------------------------------
+
+// A CNN with every kind of layer that has a parallel or random part (
+// convolutions split over threads, BatchNorm's reductions, pooling, the
+// dropout masks, shuffling): the same seed gives bitwise the same weights
+// and running statistics on the same target and thread count.
+BOOST_AUTO_TEST_CASE(cnn_fit_is_bitwise_deterministic) {
+  using Cnn =
+      sq::Sequential<sq::Input<12, 12, 1>,                         //
+                     sq::Conv2D<8, 3, sq::Same>, sq::BatchNorm<>,  //
+                     sq::ReLU, sq::MaxPool2D<2>,                   //
+                     sq::Conv2D<8, 3>, sq::ReLU,                   //
+                     sq::Flatten, sq::Dropout<0.25>, sq::Dense<4>, sq::Softmax>;
+  const auto train = make_images<12>(256, 6);
+  const sq::FitOptions options{
+      .epochs = 2, .batch_size = 32, .verbose = sq::Verbosity::kSilent};
+  BOOST_TEST_MESSAGE("threads: " << sq::num_threads());
+  sq::Model<Cnn, Loss> a{sq::Seed{5}}, b{sq::Seed{5}}, c{sq::Seed{5}};
+  const auto ha = a.fit(train, sq::Adam{.lr = 1e-2f}, options);
+  const auto hb = b.fit(train, sq::Adam{.lr = 1e-2f}, options);
+  BOOST_TEST(params_of(a) == params_of(b));
+  BOOST_TEST(state_of(a) == state_of(b));
+  BOOST_TEST(ha.last().loss == hb.last().loss);
+  BOOST_TEST(a.predict(train).probabilities == b.predict(train).probabilities);
+  // The running statistics did move, and another seed is another run.
+  sq::Model<Cnn, Loss> untrained{sq::Seed{5}};
+  BOOST_TEST(state_of(a) != state_of(untrained));
+  auto other = options;
+  other.seed = 99;
+  c.fit(train, sq::Adam{.lr = 1e-2f}, other);
+  BOOST_TEST(params_of(a) != params_of(c));
+}
