@@ -1,7 +1,8 @@
 // The Fashion-MNIST MLP (Flatten, Dense<128>, ReLU, Dense<10>, Softmax) on
 // real data: training images per second at batch 32 and 128 (Adam, whole
 // epochs through the public fit(), shuffling and batch forming included),
-// and the latency of predict() on one image.
+// batch 32 also on one thread (so that "threads pay" is measured, not
+// assumed), and the latency of predict() on one image.
 //
 // Prints `key: value` lines; asserts nothing.
 #include <algorithm>
@@ -22,11 +23,10 @@ using Model = sq::Model<Net, sq::SparseCategoricalCrossentropy>;
 double train_images_per_second(const sq::data::Dataset& train,
                                std::size_t batch, int epochs) {
   Model model{sq::Seed{7}};
-  const auto history =
-      model.fit(train, sq::Adam{.lr = 1e-3f},
-                {.epochs = epochs,
-                 .batch_size = batch,
-                 .verbose = sq::Verbosity::kSilent});
+  const auto history = model.fit(train, sq::Adam{.lr = 1e-3f},
+                                 {.epochs = epochs,
+                                  .batch_size = batch,
+                                  .verbose = sq::Verbosity::kSilent});
   double best = 1e30;
   for (const auto& e : history.epochs) best = std::min(best, e.seconds);
   return static_cast<double>(train.size()) / best;
@@ -60,9 +60,17 @@ double single_image_microseconds(const sq::data::Dataset& test) {
 int main(int argc, char** argv) {
   const int epochs = argc > 1 ? std::atoi(argv[1]) : 2;
   auto [train, test] = sq::data::fashion_mnist();
-  std::printf("threads: %d\n", sq::num_threads());
-  std::printf("mlp_train_bs32_img_s: %.0f\n",
-              train_images_per_second(train, 32, epochs));
+  const int threads = sq::num_threads();
+  std::printf("threads: %d\n", threads);
+  const double all_threads = train_images_per_second(train, 32, epochs);
+  std::printf("mlp_train_bs32_img_s: %.0f\n", all_threads);
+  // The same run on one thread, to measure what the other cores buy.
+  sq::set_num_threads(1);
+  const double one_thread = train_images_per_second(train, 32, epochs);
+  sq::set_num_threads(threads);
+  std::printf("mlp_train_bs32_1_thread_img_s: %.0f\n", one_thread);
+  std::printf("mlp_train_bs32_thread_speedup: %.2f\n",
+              all_threads / one_thread);
   std::printf("mlp_train_bs128_img_s: %.0f\n",
               train_images_per_second(train, 128, epochs));
   std::printf("mlp_infer_bs1_us: %.2f\n", single_image_microseconds(test));
