@@ -1,11 +1,11 @@
 // The single-neuron workloads: one Dense<1> learns y = 3·x and y = a + b to
 // within 0.01 of the true weights, as examples/neuron_regression.cpp does.
 #define BOOST_TEST_MODULE training
-#include <boost/test/unit_test.hpp>
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 #include <cmath>
-#include <sstream>
 #include <sequent/sequent.hpp>
+#include <sstream>
 #include <vector>
 
 namespace sq = sequent;
@@ -42,17 +42,27 @@ const sq::FloatFitOptions kOptions{
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(neuron_learns_multiplication) {
-  sq::Model<sq::Sequential<sq::Input<1>, sq::Dense<1>>, sq::MeanSquaredError>
-      m{sq::Seed{1}};
+  sq::Model<sq::Sequential<sq::Input<1>, sq::Dense<1>>, sq::MeanSquaredError> m{
+      sq::Seed{1}};
   m.fit(linear_data(1000, {3.0f}, 0.0f, 11), sq::SGD{.lr = 0.1f}, kOptions);
   check_learned(m, {3.0f}, 0.0f);
   BOOST_TEST(m.predict(std::vector<float>{2.5f})[0] == 7.5f,
              boost::test_tools::tolerance(0.01f));
 }
 
+// A nonzero bias, so that check_learned's bias check can fail.
+BOOST_AUTO_TEST_CASE(neuron_learns_an_affine_map) {
+  sq::Model<sq::Sequential<sq::Input<1>, sq::Dense<1>>, sq::MeanSquaredError> m{
+      sq::Seed{4}};
+  m.fit(linear_data(1000, {3.0f}, 2.0f, 14), sq::SGD{.lr = 0.1f}, kOptions);
+  check_learned(m, {3.0f}, 2.0f);
+  BOOST_TEST(m.predict(std::vector<float>{-1.5f})[0] == -2.5f,
+             boost::test_tools::tolerance(0.01f));
+}
+
 BOOST_AUTO_TEST_CASE(neuron_learns_addition) {
-  sq::Model<sq::Sequential<sq::Input<2>, sq::Dense<1>>, sq::MeanSquaredError>
-      m{sq::Seed{2}};
+  sq::Model<sq::Sequential<sq::Input<2>, sq::Dense<1>>, sq::MeanSquaredError> m{
+      sq::Seed{2}};
   m.fit(linear_data(1000, {1.0f, 1.0f}, 0.0f, 12), sq::SGD{.lr = 0.1f},
         kOptions);
   check_learned(m, {1.0f, 1.0f}, 0.0f);
@@ -67,14 +77,16 @@ BOOST_AUTO_TEST_CASE(neuron_learns_with_adam_and_mae) {
 }
 
 BOOST_AUTO_TEST_CASE(history_reports_every_epoch) {
-  sq::Model<sq::Sequential<sq::Input<1>, sq::Dense<1>>, sq::MeanSquaredError>
-      m{sq::Seed{1}};
+  sq::Model<sq::Sequential<sq::Input<1>, sq::Dense<1>>, sq::MeanSquaredError> m{
+      sq::Seed{1}};
   const auto train = linear_data(200, {3.0f}, 0.0f, 1);
   const auto val = linear_data(50, {3.0f}, 0.0f, 2);
   std::ostringstream log;
   const auto h = m.fit(train, sq::SGD{.lr = 0.1f},
-                       {.epochs = 3, .validation = &val,
-                        .verbose = sq::Verbosity::kLines, .log = &log});
+                       {.epochs = 3,
+                        .validation = &val,
+                        .verbose = sq::Verbosity::kLines,
+                        .log = &log});
   BOOST_REQUIRE_EQUAL(h.epochs.size(), 3u);
   for (const auto& e : h.epochs) {
     BOOST_TEST(std::isfinite(e.loss));
