@@ -12,9 +12,9 @@ namespace sq = sequent;
 
 namespace {
 
-using Mlp = sq::Sequential<sq::Input<6, 6, 1>, sq::Flatten, sq::Dense<16>,
-                           sq::ReLU, sq::Dense<8>, sq::Tanh, sq::Dense<4>,
-                           sq::Softmax>;
+using Mlp =
+    sq::Sequential<sq::Input<6, 6, 1>, sq::Flatten, sq::Dense<16>, sq::ReLU,
+                   sq::Dense<8>, sq::Tanh, sq::Dense<4>, sq::Softmax>;
 using Loss = sq::SparseCategoricalCrossentropy;
 
 // n random 6×6 images over 4 classes; the class decides the bright quadrant
@@ -35,13 +35,20 @@ sq::data::Dataset make_images(std::size_t n, std::uint64_t seed) {
       }
     }
   }
-  return {std::move(pixels), {6, 6, 1}, std::move(labels),
-          {"a", "b", "c", "d"}, "generated"};
+  return {std::move(pixels),
+          {6, 6, 1},
+          std::move(labels),
+          {"a", "b", "c", "d"},
+          "generated"};
 }
 
 template <class M>
 std::vector<float> params_of(const M& m) {
   return {m.parameters().begin(), m.parameters().end()};
+}
+template <class M>
+std::vector<float> state_of(const M& m) {
+  return {m.state().begin(), m.state().end()};
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -104,9 +111,9 @@ BOOST_AUTO_TEST_CASE(set_weights_round_trips_and_checks_sizes) {
   BOOST_TEST(m.get_weights(3) == w);
   auto wrong = w;
   wrong[0].pop_back();
-  BOOST_CHECK_EXCEPTION(m.set_weights(3, wrong), std::invalid_argument,
-                        message_has<std::invalid_argument>(
-                            {"layer 3", "kernel", "needs 128"}));
+  BOOST_CHECK_EXCEPTION(
+      m.set_weights(3, wrong), std::invalid_argument,
+      message_has<std::invalid_argument>({"layer 3", "kernel", "needs 128"}));
   BOOST_CHECK_EXCEPTION(m.get_weights(9), std::out_of_range,
                         message_has<std::out_of_range>({"layer 9"}));
 }
@@ -134,9 +141,10 @@ BOOST_AUTO_TEST_CASE(whole_model_gradient_matches_finite_differences) {
     params[i] = saved;
     const double numeric = (up - down) / (2.0 * h);
     const double analytic = double(before[i]) - after[i];
-    BOOST_TEST(std::fabs(analytic - numeric) <= 2e-3 + 2e-2 * std::fabs(numeric),
-               "parameter " << i << ": backward " << analytic
-                            << ", finite difference " << numeric);
+    BOOST_TEST(
+        std::fabs(analytic - numeric) <= 2e-3 + 2e-2 * std::fabs(numeric),
+        "parameter " << i << ": backward " << analytic << ", finite difference "
+                     << numeric);
     ++checked;
   }
   BOOST_TEST(checked > 250u);  // a third of the parameters
@@ -214,11 +222,9 @@ BOOST_AUTO_TEST_CASE(sgd_momentum_and_nesterov_train) {
   const auto train = make_images(256, 26);
   for (bool nesterov : {false, true}) {
     sq::Model<Mlp, Loss> m{sq::Seed{2}};
-    const auto h = m.fit(train,
-                         sq::SGD{.lr = 0.05f, .momentum = 0.9f,
-                                 .nesterov = nesterov},
-                         {.epochs = 4, .batch_size = 8,
-                          .verbose = sq::Verbosity::kSilent});
+    const auto h = m.fit(
+        train, sq::SGD{.lr = 0.05f, .momentum = 0.9f, .nesterov = nesterov},
+        {.epochs = 4, .batch_size = 8, .verbose = sq::Verbosity::kSilent});
     BOOST_TEST(h.last().accuracy > 0.9, "nesterov " << nesterov);
   }
 }
@@ -285,14 +291,15 @@ BOOST_AUTO_TEST_CASE(non_finite_loss_stops_fit_and_keeps_good_weights) {
   for (float v : params_of(m)) BOOST_TEST(std::isfinite(v));
 }
 
-// ---- convolutional models -----------------------------------------------------
+// ---- convolutional models
+// -----------------------------------------------------
 
 namespace {
-using Cnn = sq::Sequential<sq::Input<6, 6, 1>,                             //
-                           sq::Conv2D<4, 3, sq::Same>, sq::BatchNorm<>,     //
-                           sq::ReLU, sq::MaxPool2D<2>,                      //
-                           sq::Conv2D<5, 3, sq::Valid>, sq::ReLU,           //
-                           sq::Flatten, sq::Dense<6>, sq::BatchNorm<>,      //
+using Cnn = sq::Sequential<sq::Input<6, 6, 1>,                           //
+                           sq::Conv2D<4, 3, sq::Same>, sq::BatchNorm<>,  //
+                           sq::ReLU, sq::MaxPool2D<2>,                   //
+                           sq::Conv2D<5, 3, sq::Valid>, sq::ReLU,        //
+                           sq::Flatten, sq::Dense<6>, sq::BatchNorm<>,   //
                            sq::Tanh, sq::Dense<4>, sq::Softmax>;
 }  // namespace
 
@@ -317,6 +324,14 @@ BOOST_AUTO_TEST_CASE(fused_and_unfused_cnn_agree) {
   for (std::size_t i = 0; i < a.size(); ++i) {
     BOOST_TEST(std::fabs(a[i] - b[i]) <= 2e-5f, "parameter " << i);
   }
+  // The running statistics too: the fused Conv2D+BatchNorm+ReLU group
+  // updates them where the BatchNorm layer would.
+  const auto sa = state_of(fused), sb = state_of(plain);
+  BOOST_REQUIRE_EQUAL(sa.size(), sb.size());
+  for (std::size_t i = 0; i < sa.size(); ++i) {
+    BOOST_TEST(std::fabs(sa[i] - sb[i]) <= 1e-5f, "running statistic " << i);
+  }
+  BOOST_TEST(sa != state_of(sq::Model<Cnn, Loss>{sq::Seed{4}}));
   const auto p1 = fused.predict(data);  // folded BatchNorm
   const auto p2 = plain.predict(data);  // BatchNorm with running statistics
   for (std::size_t i = 0; i < p1.probabilities.size(); ++i) {
@@ -356,9 +371,10 @@ BOOST_AUTO_TEST_CASE(cnn_gradient_matches_finite_differences) {
     const double numeric =
         (loss_at(before[i] + h) - loss_at(before[i] - h)) / (2.0 * h);
     const double analytic = double(before[i]) - after[i];
-    BOOST_TEST(std::fabs(analytic - numeric) <= 3e-3 + 3e-2 * std::fabs(numeric),
-               "parameter " << i << ": backward " << analytic
-                            << ", finite difference " << numeric);
+    BOOST_TEST(
+        std::fabs(analytic - numeric) <= 3e-3 + 3e-2 * std::fabs(numeric),
+        "parameter " << i << ": backward " << analytic << ", finite difference "
+                     << numeric);
     ++checked;
   }
   BOOST_TEST(checked > 30u);
