@@ -28,6 +28,7 @@
 #include "sequent/io/model_file.hpp"
 #include "sequent/kernels/loss.hpp"
 #include "sequent/losses.hpp"
+#include "sequent/metrics/metrics.hpp"
 #include "sequent/optimizers.hpp"
 #include "sequent/plan.hpp"
 #include "sequent/regularization.hpp"
@@ -184,6 +185,7 @@ class Model {
   // model's weights untouched.
   void load_weights(const std::filesystem::path& path) {
     apply_file(io::read_model_file(path), path.string());
+    resume_pending_ = false;
   }
   static Model load(const std::filesystem::path& path) {
     Model model;
@@ -192,10 +194,11 @@ class Model {
   }
 
   // A training checkpoint: the weights plus the optimiser's state and step,
-  // the epochs done and the seed of the fit that wrote it. Loading it and
-  // calling fit with .initial_epoch = epochs_done() (and the same seed)
-  // continues exactly as an uninterrupted run would (same target, same
-  // thread count).
+  // the epochs done and the seed of the fit that wrote it. Loading it into
+  // any model of this architecture (whatever its Seed) and calling fit with
+  // the run's .epochs continues exactly as the uninterrupted run would (same
+  // target, same thread count): the next fit starts at epochs_done() + 1
+  // and uses the run's seed unless its options say otherwise.
   void save_checkpoint(const std::filesystem::path& path) const {
     io::ModelFile f = to_file(io::FileKind::kCheckpoint);
     f.training = {optimizer_name_,
@@ -213,6 +216,7 @@ class Model {
                                ": holds weights only, not a training "
                                "checkpoint (use load_weights)");
     }
+    check_file(f, path.string());  // another architecture is named first
     const io::TrainingState& s = f.training;
     if (s.optimizer_state.size() % Net::param_buffer_size != 0) {
       throw io::ModelFileError(
@@ -229,11 +233,29 @@ class Model {
     opt_step_ = s.optimizer_step;
     epochs_done_ = s.epochs_done;
     fit_seed_ = s.fit_seed;
+    run_seed_known_ = true;
+    resume_pending_ = true;
     train_steps_ = s.train_steps;
     return s;
   }
   // Epochs completed by fit (restored by load_checkpoint).
   int epochs_done() const { return epochs_done_; }
+
+  // The names of the classes, one per output: those of the Dataset the
+  // model was last fit on (or set here), saved in model files and restored
+  // by load, load_weights and load_checkpoint. Empty when unknown (a model
+  // never fit on a Dataset, or a file of format version 1).
+  const std::vector<std::string>& class_names() const { return class_names_; }
+  // Requires no names or one per output (std::invalid_argument otherwise).
+  void set_class_names(std::vector<std::string> names) {
+    if (!names.empty() && names.size() != output_size) {
+      throw std::invalid_argument(
+          "set_class_names: " + std::to_string(names.size()) +
+          " names for a model of " + std::to_string(output_size) + " outputs " +
+          output_shape::to_string());
+    }
+    class_names_ = std::move(names);
+  }
 
   // ---- training -----------------------------------------------------------
 
@@ -244,6 +266,14 @@ class Model {
                   "this loss is for regression: fit it on a FloatDataset");
     check_dataset(train);
     if (options.validation) check_dataset(*options.validation);
+    // What the outputs mean travels with the weights into model files; a
+    // dataset with fewer classes than outputs names the rest by number.
+    std::vector<std::string> names = train.class_names();
+    for (std::size_t c = names.size(); c < output_size; ++c) {
+      names.push_back(std::to_string(c));
+    }
+    names.resize(output_size);  // check_dataset: no label is beyond them
+    class_names_ = std::move(names);
     return fit_loop(train, optimizer, options);
   }
 
@@ -385,6 +415,7 @@ class Model {
     Control(Model& model, const History& history)
         : model_(model), history_(history) {}
     std::span<float> parameters() override { return model_.parameters(); }
+    std::span<float> state() override { return model_.state(); }
     void save_weights(const std::filesystem::path& p) const override {
       model_.save(p);
     }
@@ -401,21 +432,35 @@ class Model {
   template <class Data, class Opt>
   History fit_loop(const Data& train, const Opt& optimizer,
                    const BasicFitOptions<Data>& options) {
-    if (options.epochs < 0 || options.initial_epoch < 0) {
+    // Right after load_checkpoint, fit continues that run by default.
+    const int initial_epoch =
+        options.initial_epoch.value_or(resume_pending_ ? epochs_done_ : 0);
+    if (options.epochs < 0 || initial_epoch < 0) {
       throw std::invalid_argument(
           "fit: epochs and initial_epoch must be >= 0, got " +
           std::to_string(options.epochs) + " and " +
-          std::to_string(options.initial_epoch));
+          std::to_string(initial_epoch));
     }
     check_batch_size(options.batch_size);
     if (train.size() == 0) {
       throw std::invalid_argument("fit: the training set is empty");
     }
+    if (!Loss::classification && !options.metrics.empty()) {
+      throw std::invalid_argument(
+          "fit: precision, recall and f1 need a classification loss");
+    }
     prepare_optimizer<Opt>();
     FlushDenormals flush;
     Opt opt = optimizer;  // its learning rate may be scheduled
-    const std::uint64_t seed = options.seed.value_or(mix_seed(seed_, 1));
+    // A fit that continues a run (the one this model last ran, or the one
+    // its checkpoint came from) shuffles and drops out with that run's seed,
+    // so resuming needs neither .seed nor the original model's Seed.
+    const bool continues = initial_epoch > 0 && run_seed_known_;
+    const std::uint64_t seed =
+        options.seed.value_or(continues ? fit_seed_ : mix_seed(seed_, 1));
     fit_seed_ = seed;
+    run_seed_known_ = true;
+    resume_pending_ = false;
     const std::size_t n = train.size();
     const std::size_t batch_size = std::min(options.batch_size, n);
     const std::size_t steps = (n + batch_size - 1) / batch_size;
@@ -426,24 +471,28 @@ class Model {
     History history;
     Control control(*this, history);
     control.learning_rate = opt.lr;
+    control.metrics = options.metrics;
     for (Callback* c : options.callbacks) c->on_train_begin(control);
     // The last weights that finished an epoch with a finite loss, restored if
     // the loss turns NaN or infinite.
     AlignedBuffer good_params = params_, good_state = opt_state_,
                   good_running = state_;
     std::int64_t good_opt_step = opt_step_;
-    int good_epoch = options.initial_epoch;
+    std::uint64_t good_train_steps = train_steps_;
+    int good_epoch = initial_epoch;
     auto restore_good = [&] {
       params_ = good_params;
       opt_state_ = good_state;
       state_ = good_running;
       opt_step_ = good_opt_step;
+      train_steps_ = good_train_steps;
       epochs_done_ = good_epoch;
       derived_stale_ = true;
     };
+    // Predicted against true classes of the epoch's batches, for .metrics.
+    metrics::ConfusionMatrix train_counts;
 
-    for (int epoch = options.initial_epoch + 1; epoch <= options.epochs;
-         ++epoch) {
+    for (int epoch = initial_epoch + 1; epoch <= options.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
       for (Callback* c : options.callbacks) c->on_epoch_begin(epoch, control);
       opt.lr = control.learning_rate;
@@ -452,6 +501,7 @@ class Model {
                                            static_cast<std::uint64_t>(epoch));
       double loss_sum = 0;
       std::size_t correct = 0, seen = 0;
+      if (!options.metrics.empty()) train_counts = empty_counts();
       for (std::size_t s = 0; s < steps; ++s) {
         const std::size_t b = std::min(batch_size, n - s * batch_size);
         const std::span<const std::uint32_t> indices(
@@ -480,10 +530,15 @@ class Model {
               " at epoch " + std::to_string(epoch) + ", step " +
               std::to_string(s + 1) + " of " + std::to_string(steps) +
               "; training stopped and the weights were restored to " +
-              (epoch == options.initial_epoch + 1
+              (epoch == initial_epoch + 1
                    ? std::string("those before fit")
                    : "the end of epoch " + std::to_string(epoch - 1)) +
               ". A lower learning rate usually helps.");
+        }
+        if constexpr (Loss::classification) {
+          if (!options.metrics.empty()) {
+            count_predictions(train_counts, targets, b);
+          }
         }
         loss_sum += r.loss_sum;
         correct += r.correct;
@@ -498,11 +553,17 @@ class Model {
       record.accuracy = Loss::classification
                             ? static_cast<double>(correct) / seen
                             : NAN;
+      record.metrics = options.metrics;
+      if (!options.metrics.empty()) record_metrics(record, train_counts, false);
       if (options.validation) {
-        const Evaluation v = evaluate_impl(*options.validation, 256);
+        metrics::ConfusionMatrix val_counts = empty_counts();
+        const Evaluation v =
+            evaluate_impl(*options.validation, 256,
+                          options.metrics.empty() ? nullptr : &val_counts);
         record.val_loss = v.loss;
         record.val_accuracy = v.accuracy;
         record.validated = true;
+        if (!options.metrics.empty()) record_metrics(record, val_counts, true);
       }
       record.seconds = std::chrono::duration<double>(
                            std::chrono::steady_clock::now() - start)
@@ -527,8 +588,48 @@ class Model {
     return history;
   }
 
+  // .metrics: the predicted classes of a batch of b, which step() and
+  // evaluate_impl leave in predicted_[0, b) (count_correct writes them),
+  // counted against the true classes.
+  metrics::ConfusionMatrix empty_counts() const {
+    return {output_size, std::vector<std::size_t>(output_size * output_size)};
+  }
+  void count_predictions(metrics::ConfusionMatrix& m, LossTargets t,
+                         std::size_t b) const {
+    for (std::size_t i = 0; i < b; ++i) {
+      std::size_t truth;
+      if (t.labels) {
+        truth = static_cast<std::size_t>(t.labels[i]);
+      } else {
+        const float* row = t.targets + i * output_size;
+        truth = static_cast<std::size_t>(
+            std::max_element(row, row + output_size) - row);
+      }
+      m.add(truth, static_cast<std::size_t>(predicted_[i]));
+    }
+  }
+  // Macro averages, through the same code as classification_report.
+  static void record_metrics(EpochRecord& r, const metrics::ConfusionMatrix& m,
+                             bool validation) {
+    const metrics::ClassScores macro = metrics::scores(m, {}).macro_avg;
+    for (Metric k : r.metrics) {
+      const double value = k == Metric::kPrecision ? macro.precision
+                           : k == Metric::kRecall  ? macro.recall
+                                                   : macro.f1;
+      double EpochRecord::*field =
+          k == Metric::kPrecision ? (validation ? &EpochRecord::val_precision
+                                                : &EpochRecord::precision)
+          : k == Metric::kRecall
+              ? (validation ? &EpochRecord::val_recall : &EpochRecord::recall)
+              : (validation ? &EpochRecord::val_f1 : &EpochRecord::f1);
+      r.*field = value;
+    }
+  }
+
+  // With `counts`, also counts each predicted class against the true one.
   template <class Data>
-  Evaluation evaluate_impl(const Data& data, std::size_t batch_size) {
+  Evaluation evaluate_impl(const Data& data, std::size_t batch_size,
+                           metrics::ConfusionMatrix* counts = nullptr) {
     check_batch_size(batch_size);
     const std::size_t n = data.size();
     const std::size_t chunk = std::min(batch_size, std::max<std::size_t>(n, 1));
@@ -561,7 +662,10 @@ class Model {
                                   state_.data(), nullptr, b, false, 0);
       loss_sum += Loss::compute(kEvalLogits, out, t, b, output_size, 1.0f,
                                 nullptr);
-      if constexpr (Loss::classification) correct += count_correct(out, t, b);
+      if constexpr (Loss::classification) {
+        correct += count_correct(out, t, b);
+        if (counts) count_predictions(*counts, t, b);
+      }
     }
     const double count = static_cast<double>(std::max<std::size_t>(n, 1));
     return {loss_sum / count,
@@ -590,6 +694,7 @@ class Model {
     f.kind = kind;
     f.fingerprint = fingerprint;
     f.architecture = Net::architecture();
+    f.class_names = class_names_;
     hana::for_each(Net::layers::hana_tuple, [&](auto t) {
       using Info = typename decltype(t)::type;
       std::size_t offset = Info::param_offset;
@@ -608,9 +713,9 @@ class Model {
     return f;
   }
 
-  // Checks that `f` holds exactly this architecture's tensors, then copies
-  // them in; nothing changes unless everything fits.
-  void apply_file(const io::ModelFile& f, const std::string& name) {
+  // Throws io::ModelFileError naming the file and what differs unless `f`
+  // holds exactly this architecture's tensors and fitting class names.
+  void check_file(const io::ModelFile& f, const std::string& name) const {
     if (f.fingerprint != fingerprint) {
       throw io::ModelFileError(
           name + ": saved from another architecture\n  file:  " +
@@ -618,21 +723,40 @@ class Model {
     }
     const io::ModelFile mine = to_file(io::FileKind::kWeights);
     if (f.tensors.size() != mine.tensors.size()) {
-      throw io::ModelFileError(name + ": holds " +
-                               std::to_string(f.tensors.size()) +
-                               " tensors, the model has " +
-                               std::to_string(mine.tensors.size()));
+      throw io::ModelFileError(
+          name + ": holds " + std::to_string(f.tensors.size()) +
+          " tensors, the model has " + std::to_string(mine.tensors.size()));
     }
+    auto shape = [](const std::vector<std::uint32_t>& dims) {
+      std::string out = "(";
+      for (std::size_t d = 0; d < dims.size(); ++d) {
+        out += (d ? ", " : "") + std::to_string(dims[d]);
+      }
+      return out + (dims.size() == 1 ? ",)" : ")");
+    };
     for (std::size_t i = 0; i < f.tensors.size(); ++i) {
       const auto &a = f.tensors[i], &b = mine.tensors[i];
       if (a.layer != b.layer || a.name != b.name || a.shape != b.shape) {
-        throw io::ModelFileError(
-            name + ": tensor " + std::to_string(i) + " is layer " +
-            std::to_string(a.layer) + " " + a.name + ", the model expects " +
-            "layer " + std::to_string(b.layer) + " " + b.name +
-            " of the same shape");
+        throw io::ModelFileError(name + ": tensor " + std::to_string(i) +
+                                 " is layer " + std::to_string(a.layer) + " " +
+                                 a.name + " of shape " + shape(a.shape) +
+                                 ", the model expects layer " +
+                                 std::to_string(b.layer) + " " + b.name +
+                                 " of shape " + shape(b.shape));
       }
     }
+    if (!f.class_names.empty() && f.class_names.size() != output_size) {
+      throw io::ModelFileError(name + ": names " +
+                               std::to_string(f.class_names.size()) +
+                               " classes, the model has " +
+                               std::to_string(output_size) + " outputs");
+    }
+  }
+
+  // Checks `f` (check_file), then copies its tensors and class names in;
+  // nothing changes unless everything fits.
+  void apply_file(const io::ModelFile& f, const std::string& name) {
+    check_file(f, name);
     AlignedBuffer loaded(params_.size()), loaded_state(state_.size());
     std::size_t i = 0;
     hana::for_each(Net::layers::hana_tuple, [&](auto t) {
@@ -650,6 +774,7 @@ class Model {
     });
     params_ = std::move(loaded);
     state_ = std::move(loaded_state);
+    class_names_ = f.class_names;
     derived_stale_ = true;
   }
 
@@ -801,7 +926,10 @@ class Model {
   bool derived_stale_ = true;
   std::string optimizer_name_;
   int epochs_done_ = 0;
-  std::uint64_t fit_seed_ = 0;
+  std::uint64_t fit_seed_ = 0;   // the seed of the run epochs_done_ belongs to
+  bool run_seed_known_ = false;  // fit_seed_ is set (by fit or a checkpoint)
+  bool resume_pending_ = false;  // load_checkpoint, then no fit yet
+  std::vector<std::string> class_names_;
   std::int64_t opt_step_ = 0;
   std::uint64_t train_steps_ = 0;
   AlignedBuffer train_arena_, eval_arena_, infer_arena_;

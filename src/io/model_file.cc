@@ -2,9 +2,11 @@
 #include "sequent/io/model_file.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cerrno>
@@ -52,8 +54,8 @@ class Reader {
       : p_(p), end_(p + n), name_(name) {}
   void need(std::size_t n, const char* what) const {
     if (static_cast<std::size_t>(end_ - p_) < n) {
-      throw ModelFileError(name_ + ": corrupt model file: " + what +
-                           " needs " + std::to_string(n) + " bytes, " +
+      throw ModelFileError(name_ + ": corrupt model file: " + what + " needs " +
+                           std::to_string(n) + " bytes, " +
                            std::to_string(end_ - p_) + " remain");
     }
   }
@@ -94,12 +96,72 @@ std::string system_error(const std::string& what,
   return what + " " + path.string() + ": " + std::strerror(errno);
 }
 
+std::atomic<testing::SaveHook> save_hook{nullptr};
+
+void at_stage(testing::SaveStage stage, const std::filesystem::path& tmp) {
+  if (const testing::SaveHook hook =
+          save_hook.load(std::memory_order_relaxed)) {
+    hook(stage, tmp);
+  }
+}
+
+// ".NAME.tmp-": the start of every temporary written for NAME.
+std::string temporary_prefix(const std::filesystem::path& path) {
+  return "." + path.filename().string() + ".tmp-";
+}
+
+// The process id in a temporary's name ("PID-N" after the prefix), or 0 if
+// the rest of the name is not that.
+pid_t owner_of(const std::string& rest) {
+  const std::size_t dash = rest.find('-');
+  if (dash == 0 || dash == std::string::npos || dash + 1 == rest.size() ||
+      dash > 9) {
+    return 0;
+  }
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    if (i != dash && (rest[i] < '0' || rest[i] > '9')) return 0;
+  }
+  return static_cast<pid_t>(std::stol(rest.substr(0, dash)));
+}
+
 }  // namespace
+
+namespace testing {
+SaveHook set_save_hook(SaveHook hook) { return save_hook.exchange(hook); }
+}  // namespace testing
+
+std::vector<std::filesystem::path> remove_stale_temporaries(
+    const std::filesystem::path& path) {
+  std::vector<std::filesystem::path> removed;
+  const std::filesystem::path dir =
+      path.has_parent_path() ? path.parent_path() : ".";
+  const std::string prefix = temporary_prefix(path);
+  std::error_code ec;
+  // Best effort: a directory we cannot list holds nothing we can clean, and
+  // the save that follows reports the real problem.
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const pid_t owner = owner_of(name.substr(prefix.size()));
+    // Our own temporaries belong to a save in progress on another thread;
+    // kill(pid, 0) fails with ESRCH only for a process that does not exist.
+    if (owner <= 0 || owner == getpid()) continue;
+    if (::kill(owner, 0) == 0 || errno != ESRCH) continue;
+    std::error_code remove_ec;
+    if (std::filesystem::remove(it->path(), remove_ec)) {
+      removed.push_back(it->path());
+    }
+  }
+  return removed;
+}
 
 void write_model_file(const std::filesystem::path& path, const ModelFile& f) {
   Writer payload;
   payload.scalar(f.fingerprint);
   payload.str(f.architecture);
+  payload.scalar(static_cast<std::uint32_t>(f.class_names.size()));
+  for (const std::string& c : f.class_names) payload.str(c);
   payload.scalar(static_cast<std::uint32_t>(f.tensors.size()));
   for (const TensorRecord& t : f.tensors) {
     payload.scalar(t.layer);
@@ -133,17 +195,26 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& f) {
   static std::atomic<unsigned> counter{0};
   const std::filesystem::path dir =
       path.has_parent_path() ? path.parent_path() : ".";
+  remove_stale_temporaries(path);
   const std::filesystem::path tmp =
-      dir / ("." + path.filename().string() + ".tmp-" +
-             std::to_string(getpid()) + "-" + std::to_string(counter++));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                        0644);
+      dir / (temporary_prefix(path) + std::to_string(getpid()) + "-" +
+             std::to_string(counter++));
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) throw ModelFileError(system_error("cannot create", tmp));
   const auto& bytes = file.data();
+  // In parts of at most 1 MiB, so that a save can be interrupted halfway
+  // (testing::SaveStage::kPartlyWritten) as a crash would interrupt it.
+  constexpr std::size_t kPart = std::size_t{1} << 20;
   std::size_t written = 0;
+  bool reported = false;
   while (written < bytes.size()) {
-    const ssize_t n =
-        ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (written > 0 && !reported) {  // some bytes are there, not all
+      reported = true;
+      at_stage(testing::SaveStage::kPartlyWritten, tmp);
+    }
+    const ssize_t n = ::write(fd, bytes.data() + written,
+                              std::min(kPart, bytes.size() - written));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const std::string error = system_error("cannot write", tmp);
@@ -158,6 +229,7 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& f) {
     std::filesystem::remove(tmp);
     throw ModelFileError(error + " (" + path.string() + " is unchanged)");
   }
+  at_stage(testing::SaveStage::kWrittenNotRenamed, tmp);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string error = system_error("cannot replace", path);
     std::filesystem::remove(tmp);
@@ -174,21 +246,24 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& f) {
 ModelFile parse_model_file(const std::uint8_t* data, std::size_t size,
                            const std::string& name) {
   if (size < sizeof kMagic || std::memcmp(data, kMagic, sizeof kMagic) != 0) {
-    throw ModelFileError(name + ": not a sequent model file (no SQNTMODL "
-                                "magic at the start)");
+    throw ModelFileError(name +
+                         ": not a sequent model file (no SQNTMODL "
+                         "magic at the start)");
   }
   if (size < kHeaderBytes + kCrcBytes) {
-    throw ModelFileError(name + ": truncated model file: " +
-                         std::to_string(size) + " bytes is shorter than the " +
-                         std::to_string(kHeaderBytes + kCrcBytes) +
-                         "-byte header");
+    throw ModelFileError(
+        name + ": truncated model file: " + std::to_string(size) +
+        " bytes is shorter than the " +
+        std::to_string(kHeaderBytes + kCrcBytes) + "-byte header");
   }
   Reader header(data + sizeof kMagic, kHeaderBytes - sizeof kMagic, name);
   const auto version = header.scalar<std::uint32_t>("version");
-  if (version != kFormatVersion) {
-    throw ModelFileError(name + ": model file format version " +
-                         std::to_string(version) + " is not supported (this "
-                         "build reads version " +
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
+    throw ModelFileError(name + ": unknown model file format version " +
+                         std::to_string(version) +
+                         " (this build reads "
+                         "versions " +
+                         std::to_string(kOldestFormatVersion) + " to " +
                          std::to_string(kFormatVersion) + ")");
   }
   const auto kind = header.scalar<std::uint32_t>("kind");
@@ -199,11 +274,12 @@ ModelFile parse_model_file(const std::uint8_t* data, std::size_t size,
   const auto payload = header.scalar<std::uint64_t>("payload length");
   const std::uint64_t expected = kHeaderBytes + payload + kCrcBytes;
   if (payload > size || size != expected) {
-    throw ModelFileError(
-        name + (size < expected ? ": truncated model file: " : ": corrupt "
-                                                               "model file: ") +
-        "the header announces " + std::to_string(expected) +
-        " bytes, the file has " + std::to_string(size));
+    throw ModelFileError(name +
+                         (size < expected ? ": truncated model file: "
+                                          : ": corrupt "
+                                            "model file: ") +
+                         "the header announces " + std::to_string(expected) +
+                         " bytes, the file has " + std::to_string(size));
   }
   std::uint32_t stored;
   std::memcpy(&stored, data + size - kCrcBytes, kCrcBytes);
@@ -222,6 +298,15 @@ ModelFile parse_model_file(const std::uint8_t* data, std::size_t size,
   f.kind = static_cast<FileKind>(kind);
   f.fingerprint = r.scalar<std::uint64_t>("fingerprint");
   f.architecture = r.str("architecture");
+  if (version >= 2) {
+    // Each name takes at least its 4-byte length: a forged count cannot
+    // make us reserve more than the file holds.
+    const auto classes = r.scalar<std::uint32_t>("class-name count");
+    r.need(std::size_t{classes} * 4, "class names");
+    for (std::uint32_t c = 0; c < classes; ++c) {
+      f.class_names.push_back(r.str("class name"));
+    }
+  }
   const auto count = r.scalar<std::uint32_t>("tensor count");
   for (std::uint32_t i = 0; i < count; ++i) {
     TensorRecord t;
@@ -252,9 +337,9 @@ ModelFile parse_model_file(const std::uint8_t* data, std::size_t size,
     s.train_steps = r.scalar<std::uint64_t>("training steps");
   }
   if (r.remaining() != 0) {
-    throw ModelFileError(name + ": corrupt model file: " +
-                         std::to_string(r.remaining()) +
-                         " unexplained bytes after the last record");
+    throw ModelFileError(
+        name + ": corrupt model file: " + std::to_string(r.remaining()) +
+        " unexplained bytes after the last record");
   }
   return f;
 }

@@ -1,6 +1,7 @@
 // The built-in callbacks.
 #include "sequent/train/callbacks.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <numbers>
 #include <stdexcept>
@@ -9,84 +10,147 @@
 
 namespace sequent {
 
+namespace {
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// Whether this epoch's fit measured `name` at all. A loss is always
+// measured (NaN then means it diverged); val_ needs validation data;
+// accuracy is NaN only for regression losses; precision, recall and f1 need
+// to have been asked for.
+bool measured(const EpochRecord& r, const std::string& name) {
+  const double value = r.value(name);  // throws for an unknown name
+  const bool val = starts_with(name, "val_");
+  if (val && !r.validated) return false;
+  const std::string base = val ? name.substr(4) : name;
+  if (base == "loss") return true;
+  for (Metric m : r.metrics) {
+    if (base == metric_name(m)) return true;
+  }
+  return !std::isnan(value);
+}
+
+// A monitor name must exist before training starts, not after an epoch.
+void check_monitor(const std::string& monitor) {
+  metric_value(EpochRecord{}, monitor);
+}
+
+std::invalid_argument not_measured(const char* who,
+                                   const std::string& monitor) {
+  std::string hint =
+      starts_with(monitor, "val_") ? " (no validation data?)" : "";
+  if (monitor.find("precision") != std::string::npos ||
+      monitor.find("recall") != std::string::npos ||
+      monitor.find("f1") != std::string::npos) {
+    hint =
+        " (ask fit for it: .metrics = {sq::Metric::...}" +
+        std::string(starts_with(monitor, "val_") ? ", and .validation" : "") +
+        ")";
+  }
+  return std::invalid_argument(std::string(who) + " monitors '" + monitor +
+                               "', which this fit does not report" + hint);
+}
+
+}  // namespace
+
 double metric_value(const EpochRecord& r, const std::string& metric) {
-  if (metric == "loss") return r.loss;
-  if (metric == "accuracy") return r.accuracy;
-  if (metric == "val_loss") return r.val_loss;
-  if (metric == "val_accuracy") return r.val_accuracy;
-  throw std::invalid_argument("unknown metric '" + metric +
-                              "' (loss, accuracy, val_loss, val_accuracy)");
+  return r.value(metric);
 }
 
-bool higher_is_better(const std::string& metric) {
-  return metric.find("accuracy") != std::string::npos;
+bool higher_is_better(const std::string& metric, MonitorMode mode) {
+  if (mode != MonitorMode::kAuto) return mode == MonitorMode::kMax;
+  for (const char* up : {"accuracy", "precision", "recall", "f1"}) {
+    if (metric.find(up) != std::string::npos) return true;
+  }
+  return false;
 }
 
-// ---- CSVLogger ---------------------------------------------------------------
+// ---- CSVLogger
+// ---------------------------------------------------------------
 
 CSVLogger::CSVLogger(std::filesystem::path path, bool append)
     : path_(std::move(path)), append_(append) {}
 
-void CSVLogger::on_train_begin(TrainingControl&) {
+void CSVLogger::on_train_begin(TrainingControl& control) {
+  columns_ = metric_columns(control.metrics);
   const bool header = !append_ || !std::filesystem::exists(path_) ||
                       std::filesystem::file_size(path_) == 0;
   std::ofstream out(path_, append_ ? std::ios::app : std::ios::trunc);
-  if (!out) throw std::runtime_error("CSVLogger: cannot write " + path_.string());
-  if (header) out << "epoch,loss,accuracy,val_loss,val_accuracy,seconds,lr\n";
+  if (!out)
+    throw std::runtime_error("CSVLogger: cannot write " + path_.string());
+  if (header) {
+    out << "epoch";
+    for (const std::string& c : columns_) out << ',' << c;
+    out << ",seconds,lr\n";
+  }
 }
 
 void CSVLogger::on_epoch_end(const EpochRecord& r, TrainingControl& control) {
   std::ofstream out(path_, std::ios::app);
-  if (!out) throw std::runtime_error("CSVLogger: cannot write " + path_.string());
+  if (!out)
+    throw std::runtime_error("CSVLogger: cannot write " + path_.string());
   auto cell = [](double v) {
     if (std::isnan(v)) return std::string();
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.6f", v);
     return std::string(buf);
   };
-  out << r.epoch << ',' << cell(r.loss) << ',' << cell(r.accuracy) << ','
-      << cell(r.val_loss) << ',' << cell(r.val_accuracy) << ','
-      << cell(r.seconds) << ',' << cell(control.learning_rate) << '\n';
+  out << r.epoch;
+  for (const std::string& c : columns_) out << ',' << cell(r.value(c));
+  out << ',' << cell(r.seconds) << ',' << cell(control.learning_rate) << '\n';
   out.flush();
 }
 
-// ---- EarlyStopping -------------------------------------------------------------
+// ---- EarlyStopping
+// -------------------------------------------------------------
 
 EarlyStopping::EarlyStopping(EarlyStoppingOptions options)
     : options_(std::move(options)) {
-  metric_value(EpochRecord{}, options_.monitor);  // validates the name
+  check_monitor(options_.monitor);
+  if (options_.patience < 0 || !(options_.min_delta >= 0)) {
+    throw std::invalid_argument(
+        "EarlyStopping: patience and min_delta must be >= 0, got " +
+        std::to_string(options_.patience) + " and " +
+        std::to_string(options_.min_delta));
+  }
 }
 
 void EarlyStopping::on_train_begin(TrainingControl&) {
-  best_ = higher_is_better(options_.monitor)
+  best_ = higher_is_better(options_.monitor, options_.mode)
               ? -std::numeric_limits<double>::infinity()
               : std::numeric_limits<double>::infinity();
   best_epoch_ = waited_ = stopped_epoch_ = 0;
   best_weights_.clear();
+  best_state_.clear();
 }
 
+// Keras' EarlyStopping.on_epoch_end: an epoch either improves on the best
+// by more than min_delta (the wait starts again) or adds one to the wait,
+// and training stops once the wait reaches patience.
 void EarlyStopping::on_epoch_end(const EpochRecord& r,
                                  TrainingControl& control) {
-  const double value = metric_value(r, options_.monitor);
-  if (std::isnan(value)) {
-    throw std::invalid_argument(
-        "EarlyStopping monitors '" + options_.monitor +
-        "', which this fit does not report (no validation data?)");
+  if (!measured(r, options_.monitor)) {
+    throw not_measured("EarlyStopping", options_.monitor);
   }
-  const bool better = higher_is_better(options_.monitor)
+  const double value = metric_value(r, options_.monitor);
+  const bool better = higher_is_better(options_.monitor, options_.mode)
                           ? value > best_ + options_.min_delta
                           : value < best_ - options_.min_delta;
-  if (better) {
+  if (better) {  // false for NaN
     best_ = value;
     best_epoch_ = r.epoch;
     waited_ = 0;
     if (options_.restore_best_weights) {
       const auto p = control.parameters();
       best_weights_.assign(p.begin(), p.end());
+      const auto st = control.state();
+      best_state_.assign(st.begin(), st.end());
     }
     return;
   }
-  if (++waited_ > options_.patience) {
+  if (++waited_ >= options_.patience) {
     stopped_epoch_ = r.epoch;
     control.stop();
   }
@@ -96,14 +160,17 @@ void EarlyStopping::on_train_end(TrainingControl& control) {
   if (options_.restore_best_weights && !best_weights_.empty()) {
     const auto p = control.parameters();
     std::copy(best_weights_.begin(), best_weights_.end(), p.begin());
+    const auto st = control.state();
+    std::copy(best_state_.begin(), best_state_.end(), st.begin());
   }
 }
 
-// ---- ModelCheckpoint -------------------------------------------------------------
+// ---- ModelCheckpoint
+// -------------------------------------------------------------
 
 ModelCheckpoint::ModelCheckpoint(ModelCheckpointOptions options)
     : options_(std::move(options)) {
-  metric_value(EpochRecord{}, options_.monitor);
+  check_monitor(options_.monitor);
 }
 
 void ModelCheckpoint::on_train_begin(TrainingControl&) {
@@ -114,15 +181,15 @@ void ModelCheckpoint::on_train_begin(TrainingControl&) {
 void ModelCheckpoint::on_epoch_end(const EpochRecord& r,
                                    TrainingControl& control) {
   if (options_.save_best_only) {
-    const double value = metric_value(r, options_.monitor);
-    if (std::isnan(value)) {
-      throw std::invalid_argument("ModelCheckpoint monitors '" +
-                                  options_.monitor +
-                                  "', which this fit does not report");
+    if (!measured(r, options_.monitor)) {
+      throw not_measured("ModelCheckpoint", options_.monitor);
     }
-    const bool better = !have_best_ || (higher_is_better(options_.monitor)
-                                            ? value > best_
-                                            : value < best_);
+    const double value = metric_value(r, options_.monitor);
+    if (std::isnan(value)) return;  // a diverged epoch is never the best
+    const bool better =
+        !have_best_ ||
+        (higher_is_better(options_.monitor, options_.mode) ? value > best_
+                                                           : value < best_);
     if (!better) return;
     best_ = value;
     have_best_ = true;
@@ -140,7 +207,8 @@ void ModelCheckpoint::on_epoch_end(const EpochRecord& r,
   written_.emplace_back(path);
 }
 
-// ---- LearningRateScheduler, TerminateOnNaN -------------------------------------
+// ---- LearningRateScheduler, TerminateOnNaN
+// -------------------------------------
 
 LearningRateScheduler::LearningRateScheduler(
     std::function<float(int, float)> schedule)
@@ -154,10 +222,10 @@ void LearningRateScheduler::on_epoch_begin(int epoch,
 void TerminateOnNaN::on_epoch_end(const EpochRecord& r, TrainingControl&) {
   const bool bad_loss = !std::isfinite(r.loss);
   if (bad_loss || (r.validated && !std::isfinite(r.val_loss))) {
-    throw NonFiniteLoss("TerminateOnNaN: " +
-                        std::string(bad_loss ? "loss" : "val_loss") + " was " +
-                        std::to_string(bad_loss ? r.loss : r.val_loss) +
-                        " at epoch " + std::to_string(r.epoch));
+    throw NonFiniteLoss(
+        "TerminateOnNaN: " + std::string(bad_loss ? "loss" : "val_loss") +
+        " was " + std::to_string(bad_loss ? r.loss : r.val_loss) +
+        " at epoch " + std::to_string(r.epoch));
   }
 }
 
@@ -174,8 +242,8 @@ std::function<float(int, float)> cosine(float lr0, int epochs, float min_lr) {
   if (epochs < 1) throw std::invalid_argument("schedules::cosine: epochs >= 1");
   return [=](int epoch, float) {
     const double t = std::min(1.0, double(epoch - 1) / epochs);
-    return static_cast<float>(min_lr + 0.5 * (lr0 - min_lr) *
-                                           (1 + std::cos(std::numbers::pi * t)));
+    return static_cast<float>(
+        min_lr + 0.5 * (lr0 - min_lr) * (1 + std::cos(std::numbers::pi * t)));
   };
 }
 

@@ -1,9 +1,11 @@
 // History tables and CSV, and the summary table layout.
 #include "sequent/train/history.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sequent/summary.hpp"
@@ -33,44 +35,94 @@ std::string pad(const std::string& s, std::size_t w, bool right = false) {
 
 }  // namespace
 
-std::vector<double> History::series(const std::string& metric) const {
-  double EpochRecord::*field = nullptr;
-  if (metric == "loss") field = &EpochRecord::loss;
-  if (metric == "accuracy") field = &EpochRecord::accuracy;
-  if (metric == "val_loss") field = &EpochRecord::val_loss;
-  if (metric == "val_accuracy") field = &EpochRecord::val_accuracy;
-  if (metric == "seconds") field = &EpochRecord::seconds;
-  if (field == nullptr) {
-    throw std::invalid_argument(
-        "History has no metric '" + metric +
-        "' (loss, accuracy, val_loss, val_accuracy, seconds)");
+const char* metric_name(Metric metric) {
+  switch (metric) {
+    case Metric::kPrecision:
+      return "precision";
+    case Metric::kRecall:
+      return "recall";
+    case Metric::kF1:
+      return "f1";
   }
-  std::vector<double> out;
-  for (const EpochRecord& e : epochs) out.push_back(e.*field);
+  return "?";
+}
+
+double EpochRecord::value(const std::string& name) const {
+  static const std::pair<const char*, double EpochRecord::*> kFields[] = {
+      {"loss", &EpochRecord::loss},
+      {"accuracy", &EpochRecord::accuracy},
+      {"precision", &EpochRecord::precision},
+      {"recall", &EpochRecord::recall},
+      {"f1", &EpochRecord::f1},
+      {"val_loss", &EpochRecord::val_loss},
+      {"val_accuracy", &EpochRecord::val_accuracy},
+      {"val_precision", &EpochRecord::val_precision},
+      {"val_recall", &EpochRecord::val_recall},
+      {"val_f1", &EpochRecord::val_f1},
+      {"seconds", &EpochRecord::seconds},
+      {"learning_rate", &EpochRecord::learning_rate}};
+  for (const auto& [field_name, field] : kFields) {
+    if (name == field_name) return this->*field;
+  }
+  std::string known;
+  for (const auto& entry : kFields) {
+    known += (known.empty() ? "" : ", ") + std::string(entry.first);
+  }
+  throw std::invalid_argument("unknown metric '" + name + "' (" + known + ")");
+}
+
+std::vector<std::string> metric_columns(const std::vector<Metric>& metrics) {
+  std::vector<std::string> out;
+  for (const char* prefix : {"", "val_"}) {
+    out.push_back(std::string(prefix) + "loss");
+    out.push_back(std::string(prefix) + "accuracy");
+    for (Metric m : metrics)
+      out.push_back(prefix + std::string(metric_name(m)));
+  }
   return out;
 }
 
+std::vector<double> History::series(const std::string& metric) const {
+  EpochRecord{}.value(metric);  // an unknown name throws even when empty
+  std::vector<double> out;
+  for (const EpochRecord& e : epochs) out.push_back(e.value(metric));
+  return out;
+}
+
+// Every epoch of one fit measures the same metrics; the first says which.
+std::vector<std::string> History::columns() const {
+  return metric_columns(epochs.empty() ? std::vector<Metric>{}
+                                       : epochs.front().metrics);
+}
+
 std::string History::to_string() const {
-  std::string out =
-      "epoch      loss  accuracy  val_loss  val_accuracy  seconds\n";
+  const std::vector<std::string> cols = columns();
+  std::string out = "epoch";
+  for (const std::string& c : cols) out += "  " + pad(c, 8, true);
+  out += "  seconds\n";
   for (const EpochRecord& e : epochs) {
-    out += pad(std::to_string(e.epoch), 5, true) + "  " +
-           pad(fixed(e.loss, 4), 8, true) + "  " +
-           pad(fixed(e.accuracy, 4), 8, true) + "  " +
-           pad(fixed(e.val_loss, 4), 8, true) + "  " +
-           pad(fixed(e.val_accuracy, 4), 12, true) + "  " +
-           pad(fixed(e.seconds, 2), 7, true) + "\n";
+    out += pad(std::to_string(e.epoch), 5, true);
+    for (const std::string& c : cols) {
+      out += "  " + pad(fixed(e.value(c), 4),
+                        std::max<std::size_t>(8, c.size()), true);
+    }
+    out += "  " + pad(fixed(e.seconds, 2), 7, true) + "\n";
   }
   return out;
 }
 
 std::string History::to_csv() const {
-  auto cell = [](double v) { return std::isnan(v) ? std::string() : fixed(v, 6); };
-  std::string out = "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n";
+  auto cell = [](double v) {
+    return std::isnan(v) ? std::string() : fixed(v, 6);
+  };
+  const std::vector<std::string> cols = columns();
+  std::string out = "epoch";
+  for (const std::string& c : cols) out += "," + c;
+  out += ",seconds\n";
   for (const EpochRecord& e : epochs) {
-    out += std::to_string(e.epoch) + "," + cell(e.loss) + "," +
-           cell(e.accuracy) + "," + cell(e.val_loss) + "," +
-           cell(e.val_accuracy) + "," + cell(e.seconds) + "\n";
+    out += std::to_string(e.epoch);
+    for (const std::string& c : cols) out += "," + cell(e.value(c));
+    out += "," + cell(e.seconds) + "\n";
   }
   return out;
 }

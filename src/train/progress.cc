@@ -32,10 +32,13 @@ std::string metric(const char* name, double value) {
 }  // namespace
 
 std::string format_epoch_line(const EpochRecord& r, int epochs) {
-  return "epoch " + std::to_string(r.epoch) + "/" + std::to_string(epochs) +
-         " - " + format_seconds(r.seconds) + metric("loss", r.loss) +
-         metric("accuracy", r.accuracy) + metric("val_loss", r.val_loss) +
-         metric("val_accuracy", r.val_accuracy);
+  std::string line = "epoch " + std::to_string(r.epoch) + "/" +
+                     std::to_string(epochs) + " - " + format_seconds(r.seconds);
+  // The same order as History's columns; unmeasured values print nothing.
+  for (const std::string& name : metric_columns(r.metrics)) {
+    line += metric(name.c_str(), r.value(name));
+  }
+  return line;
 }
 
 ProgressReporter::ProgressReporter(std::ostream& out, Verbosity verbosity,
@@ -67,10 +70,9 @@ void ProgressReporter::step(std::size_t done, double loss, double accuracy) {
   const int filled = static_cast<int>(kWidth * done / steps_);
   std::string bar(filled, '=');
   if (filled < kWidth) bar += '>' + std::string(kWidth - filled - 1, '.');
-  out_ << "\repoch " << epoch_ << "/" << epochs_ << " " << done << "/"
-       << steps_ << " [" << bar << "] ETA " << format_seconds(eta)
-       << metric("loss", loss) << metric("accuracy", accuracy) << "   "
-       << std::flush;
+  out_ << "\repoch " << epoch_ << "/" << epochs_ << " " << done << "/" << steps_
+       << " [" << bar << "] ETA " << format_seconds(eta) << metric("loss", loss)
+       << metric("accuracy", accuracy) << "   " << std::flush;
 }
 
 void ProgressReporter::end_epoch(const EpochRecord& record) {

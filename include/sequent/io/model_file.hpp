@@ -8,6 +8,7 @@
 //   u32         kind: 0 weights, 1 checkpoint
 //   u64         payload bytes that follow, up to the CRC
 //   payload:    u64 fingerprint, str architecture,
+//               u32 class-name count, str names[count]    (version 2 on)
 //               u32 tensor count, then per tensor: u32 layer, str name,
 //                 u32 rank, u32 dims[rank], f32 values[product(dims)]
 //               checkpoint only: str optimizer, i64 optimizer step,
@@ -16,9 +17,13 @@
 //   u32         CRC-32 (zlib) of all the bytes before it
 // (str = u32 length + bytes)
 //
+// Version 1 (no class names) is still read; version 2 is written.
+//
 // Files are written atomically: a temporary file in the same directory,
-// flushed to disk, then renamed over the target, so a crash or a full disk
-// during a save leaves the previous file intact.
+// ".NAME.tmp-PID-N", flushed to disk, then renamed over the target, so a
+// crash or a full disk during a save leaves the previous file intact. A
+// process killed mid-save leaves its temporary behind; the next save to
+// the same target removes the temporaries of processes no longer running.
 #pragma once
 
 #include <cstddef>
@@ -30,7 +35,9 @@
 
 namespace sequent::io {
 
-inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::uint32_t kFormatVersion = 2;
+// The oldest version read_model_file still reads.
+inline constexpr std::uint32_t kOldestFormatVersion = 1;
 
 enum class FileKind : std::uint32_t { kWeights = 0, kCheckpoint = 1 };
 
@@ -55,6 +62,8 @@ struct ModelFile {
   FileKind kind = FileKind::kWeights;
   std::uint64_t fingerprint = 0;
   std::string architecture;
+  // One name per output class, or none (unknown, or a version 1 file).
+  std::vector<std::string> class_names;
   std::vector<TensorRecord> tensors;
   TrainingState training;  // kCheckpoint only
 };
@@ -76,5 +85,25 @@ ModelFile read_model_file(const std::filesystem::path& path);
 // The same checks on bytes already in memory; `name` appears in errors.
 ModelFile parse_model_file(const std::uint8_t* data, std::size_t size,
                            const std::string& name);
+
+// Removes the temporaries that saves to `path` left behind when their
+// process died mid-save (named by write_model_file, owned by a process id
+// that is no longer running on this machine); a save in progress in a live
+// process keeps its file. Returns the paths removed. write_model_file calls
+// it before each save.
+std::vector<std::filesystem::path> remove_stale_temporaries(
+    const std::filesystem::path& path);
+
+namespace testing {
+// Where write_model_file can be interrupted, for tests that kill a save
+// halfway: after the first part of the bytes went to the temporary file,
+// and after the whole temporary file is on disk but before the rename.
+enum class SaveStage { kPartlyWritten, kWrittenNotRenamed };
+using SaveHook = void (*)(SaveStage stage,
+                          const std::filesystem::path& temporary);
+// Called at each stage when set (null, the default, costs one load and
+// test per stage); returns the previous hook.
+SaveHook set_save_hook(SaveHook hook);
+}  // namespace testing
 
 }  // namespace sequent::io

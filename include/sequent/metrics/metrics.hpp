@@ -26,6 +26,11 @@ struct ConfusionMatrix {
     return counts[truth * classes + predicted];
   }
   std::size_t total() const;
+  // Counts one sample; both classes must be < classes (not checked: for
+  // callers that have validated them, such as fit).
+  void add(std::size_t truth, std::size_t predicted) {
+    ++counts[truth * classes + predicted];
+  }
 };
 
 // Requires predicted.size() == truth.size() and every value in

@@ -29,6 +29,9 @@ class TrainingControl {
   virtual ~TrainingControl() = default;
   // The live weights (the model's flat parameter buffer).
   virtual std::span<float> parameters() = 0;
+  // The live non-trainable state (BatchNorm's running statistics), part of
+  // "the weights" as Keras' get_weights() has them; empty if none.
+  virtual std::span<float> state() { return {}; }
   virtual void save_weights(const std::filesystem::path& path) const = 0;
   virtual void save_checkpoint(const std::filesystem::path& path) const = 0;
   virtual const History& history() const = 0;
@@ -39,6 +42,9 @@ class TrainingControl {
   // The optimiser's learning rate for the coming epoch; a callback's
   // on_epoch_begin may change it.
   float learning_rate = 0.0f;
+  // The metrics this fit measures beyond loss and accuracy (FitOptions'
+  // .metrics), known from on_train_begin on.
+  std::vector<Metric> metrics;
 
  private:
   bool stop_requested_ = false;
@@ -53,14 +59,22 @@ class Callback {
   virtual void on_train_end(TrainingControl&) {}
 };
 
-// The value of `metric` in a record ("loss", "val_accuracy", …); throws
-// std::invalid_argument for an unknown name.
+// The value of `metric` in a record ("loss", "val_accuracy",
+// "val_precision", …): EpochRecord::value. Throws std::invalid_argument for
+// an unknown name.
 double metric_value(const EpochRecord& record, const std::string& metric);
-// Whether larger is better for a metric (accuracies) or smaller (losses).
-bool higher_is_better(const std::string& metric);
+
+// Whether a monitored metric should go down (kMin) or up (kMax). kAuto, as
+// Keras' mode="auto", infers it from the name: accuracy, precision, recall
+// and f1 (with or without "val_") go up, anything else (losses) down.
+enum class MonitorMode { kAuto, kMin, kMax };
+// Whether larger is better for `metric` under `mode`.
+bool higher_is_better(const std::string& metric,
+                      MonitorMode mode = MonitorMode::kAuto);
 
 // Appends one CSV line per epoch to a file (header first), flushed at once,
-// so a crash loses nothing already logged.
+// so a crash loses nothing already logged. Columns: epoch, loss, accuracy,
+// the fit's extra metrics, the same with val_, seconds, lr.
 class CSVLogger : public Callback {
  public:
   explicit CSVLogger(std::filesystem::path path, bool append = false);
@@ -70,17 +84,28 @@ class CSVLogger : public Callback {
  private:
   std::filesystem::path path_;
   bool append_;
+  std::vector<std::string> columns_;
 };
 
 struct EarlyStoppingOptions {
   std::string monitor = "val_loss";
-  int patience = 0;          // epochs without improvement before stopping
-  double min_delta = 0.0;    // smaller changes are not improvements
+  // Epochs without improvement after which training stops (Keras): with 2,
+  // best at epoch 3, no better at 4 and 5 → stops after epoch 5. 0 stops at
+  // the first epoch that does not improve, as 1 does.
+  int patience = 0;
+  // An improvement must beat the best by more than this (>= 0).
+  double min_delta = 0.0;
+  // When training ends, put back the weights (and BatchNorm statistics) of
+  // the best epoch, as Keras 3 does whether or not training stopped early.
   bool restore_best_weights = false;
+  MonitorMode mode = MonitorMode::kAuto;
 };
 
 // Stops when the monitored metric has not improved for `patience` epochs;
 // optionally puts back the weights of the best epoch when training ends.
+// A monitored metric the fit does not measure (val_loss without validation
+// data, precision without .metrics) is an std::invalid_argument; a measured
+// NaN is simply not an improvement.
 class EarlyStopping : public Callback {
  public:
   explicit EarlyStopping(EarlyStoppingOptions options = {});
@@ -97,6 +122,7 @@ class EarlyStopping : public Callback {
   int waited_ = 0;
   int stopped_epoch_ = 0;
   std::vector<float> best_weights_;
+  std::vector<float> best_state_;
 };
 
 struct ModelCheckpointOptions {
@@ -104,8 +130,10 @@ struct ModelCheckpointOptions {
   std::filesystem::path path = "model.sqm";
   std::string monitor = "val_loss";
   bool save_best_only = false;
-  // A full training checkpoint (optimiser state, epoch) instead of weights.
+  // A full training checkpoint (optimiser state, epoch, RNG seed) instead of
+  // weights: load_checkpoint + fit then continues the run.
   bool training_checkpoint = false;
+  MonitorMode mode = MonitorMode::kAuto;  // for save_best_only
 };
 
 class ModelCheckpoint : public Callback {

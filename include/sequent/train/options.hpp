@@ -23,19 +23,27 @@ struct BasicFitOptions {
   bool shuffle = true;
   // Evaluated after every epoch (val_loss, val_accuracy), or null.
   const Data* validation = nullptr;
-  // Shuffling and dropout; unset: derived from the model's seed.
+  // Shuffling, dropout and augmentation. Unset: a fit that continues a run
+  // (initial_epoch > 0 after an earlier fit or load_checkpoint) uses that
+  // run's seed, so resuming needs no seed; a new run derives one from the
+  // model's Seed.
   std::optional<std::uint64_t> seed;
   Verbosity verbose = Verbosity::kAuto;
   std::ostream* log = &std::cout;
-  // Epochs already done (resuming from a checkpoint): fit runs epochs
-  // initial_epoch + 1 … epochs, shuffling and dropout exactly as an
-  // uninterrupted run would.
-  int initial_epoch = 0;
+  // Epochs already done: fit runs epochs initial_epoch + 1 … epochs,
+  // shuffling and dropout exactly as an uninterrupted run would. Unset: the
+  // model's epochs_done() right after load_checkpoint (so load_checkpoint
+  // then fit with the run's .epochs resumes it), 0 otherwise (a new run, as
+  // Keras numbers every fit from 1).
+  std::optional<int> initial_epoch;
   // Not owned; each must outlive the fit call.
   std::vector<Callback*> callbacks;
   // Random flips and shifts of training images as batches are formed
   // (image datasets only; never applied to validation or evaluation).
   data::Augmentation augmentation;
+  // Per-epoch macro precision / recall / F1 of the training batches and of
+  // the validation data, recorded in the History (classification only).
+  std::vector<Metric> metrics;
 };
 
 // A batch handed to Model::train_step by people who write their own loop:
