@@ -30,12 +30,11 @@ int main(int argc, char** argv) {
     examples::FashionCnn<> model{sq::Seed{7}};
     std::cout << model.summary() << "\n";
     sq::CSVLogger csv(out / "history.csv");
-    const auto history = model.fit(
-        train, sq::Adam{.lr = 1e-3f},
-        {.epochs = args.epochs ? args.epochs : 4,
-         .batch_size = args.batch ? args.batch : 64,
-         .validation = &test,
-         .callbacks = {&csv}});
+    const auto history = model.fit(train, sq::Adam{.lr = 1e-3f},
+                                   {.epochs = args.epochs ? args.epochs : 4,
+                                    .batch_size = args.batch ? args.batch : 64,
+                                    .validation = &test,
+                                    .callbacks = {&csv}});
     std::cout << "\n" << history.to_string() << "\n";
 
     const fs::path model_file = out / "fashion_cnn.sqm";
@@ -63,8 +62,8 @@ int main(int argc, char** argv) {
       const fs::path png =
           out / "samples" / (std::to_string(i) + "_" + name + ".png");
       sq::data::write_png(png, test.shape(), test.image(i));
-      const auto image =
-          sq::data::load_image(png, {.shape = test.shape()});
+      const auto image = sq::data::load_image(
+          png, sq::data::input_image_options<examples::FashionCnn<>>());
       const auto p =
           model.predict(sq::data::ImageView{image.pixels, 1, image.shape});
       char line[256];
@@ -75,18 +74,19 @@ int main(int argc, char** argv) {
       std::printf("%s", line);
     }
 
-    const double seconds = std::chrono::duration<double>(
-                               std::chrono::steady_clock::now() - start)
-                               .count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     std::printf("\nwrote:\n");
     for (const char* f :
          {"curves.png", "confusion.png", "misclassified.png", "report.txt",
           "history.csv", "fashion_cnn.sqm", "predictions.txt", "samples/"}) {
       std::printf("  %s\n", (out / f).c_str());
     }
-    std::printf("classify your own images: ./sequent.sh run predict --model "
-                "%s IMAGE...\n",
-                model_file.c_str());
+    std::printf(
+        "classify your own images: ./sequent.sh run predict --model "
+        "%s IMAGE...\n",
+        model_file.c_str());
     std::printf("wall_seconds: %.1f\n", seconds);
     std::printf("test_accuracy: %.4f\n", model.evaluate(test).accuracy);
   } catch (const std::exception& e) {

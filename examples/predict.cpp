@@ -2,11 +2,20 @@
 //
 //   predict --model out/fashion_cnn.sqm [--invert auto|yes|no] IMAGE...
 //
-// Each image (PNG, JPEG, BMP, GIF, PGM/PPM) is converted to the model's
-// 28×28 greyscale input. Fashion-MNIST shows light clothes on black; a photo
-// of dark clothes on a light background must be inverted, which "auto" (the
-// default) does when the image's border is mostly light.
+// prints per image its most likely class and the three most likely with
+// their probabilities:
+//
+//   shoe.png: Sneaker  (Sneaker 0.912, Sandal 0.061, Ankle boot 0.020)
+//
+// The model file must hold the Fashion-MNIST CNN of examples/fashion_cnn.hpp
+// (a file of another architecture is refused, naming both); the class names
+// are those the file recorded when the model was trained. Each image (PNG,
+// JPEG, BMP, GIF, PGM/PPM) is converted to the model's Input. Fashion-MNIST
+// shows light clothes on black; a photo of dark clothes on a light
+// background must be inverted, which "auto" (the default) does when the
+// image's border is mostly light.
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <iostream>
 #include <numeric>
@@ -57,12 +66,22 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    auto model = examples::FashionCnn<>::load(model_path);
-    const auto& names = sq::data::fashion_mnist_classes();
+    using Model = examples::FashionCnn<>;
+    auto model = Model::load(model_path);
+    std::vector<std::string> names = model.class_names();
+    if (names.empty()) {  // a file of format version 1
+      std::cerr << "predict: " << model_path
+                << " records no class names; printing class numbers\n";
+      for (std::size_t c = 0; c < Model::output_size; ++c) {
+        names.push_back(std::to_string(c));
+      }
+    }
+    const sq::data::ImageOptions options =
+        sq::data::input_image_options<Model>();
+    const int top = static_cast<int>(std::min<std::size_t>(3, names.size()));
     int failures = 0;
     for (const std::string& path : images) {
       try {
-        sq::data::ImageOptions options{.shape = {28, 28, 1}};
         auto image = sq::data::load_image(path, options);
         if (invert == "yes" || (invert == "auto" && border_mean(image) > 127)) {
           for (auto& v : image.pixels) v = 255 - v;
@@ -72,10 +91,13 @@ int main(int argc, char** argv) {
         const auto row = p.row(0);
         std::vector<int> order(row.size());
         std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + 3, order.end(),
-                          [&](int a, int b) { return row[a] > row[b]; });
+        // Ties keep the lower class first, as the model's argmax does.
+        std::partial_sort(
+            order.begin(), order.begin() + top, order.end(), [&](int a, int b) {
+              return row[a] > row[b] || (row[a] == row[b] && a < b);
+            });
         std::printf("%s: %s  (", path.c_str(), names[order[0]].c_str());
-        for (int k = 0; k < 3; ++k) {
+        for (int k = 0; k < top; ++k) {
           std::printf("%s%s %.3f", k ? ", " : "", names[order[k]].c_str(),
                       row[order[k]]);
         }

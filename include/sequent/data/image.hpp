@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sequent/data/dataset.hpp"
+#include "sequent/shape.hpp"
 
 namespace sequent::data {
 
@@ -82,5 +83,37 @@ Dataset image_folder(const std::filesystem::path& root,
 // naming the path when the file cannot be written.
 void write_png(const std::filesystem::path& path, const ImageShape& shape,
                std::span<const std::uint8_t> pixels);
+
+// ImageOptions whose shape is the Input of a model, so that callers never
+// write the shape twice:
+//
+//   using Model = sq::Model<Net, sq::SparseCategoricalCrossentropy>;
+//   auto image = sq::data::load_image(path,
+//                                     sq::data::input_image_options<Model>());
+//   auto p = model.predict(sq::data::ImageView{image.pixels, 1, image.shape});
+//
+// M is a Model or a Sequential. Input<H, W, C> gives H×W×C, Input<H, W>
+// gives H×W×1. Input<N> does not say how N values make a picture, and C
+// other than 1 or 3 is not an image format: both do not compile.
+template <class M>
+ImageOptions input_image_options(bool invert = false) {
+  using Input = decltype([] {
+    if constexpr (requires { typename M::input_shape; }) {
+      return typename M::input_shape{};
+    } else {
+      return typename M::input{};
+    }
+  }());
+  static_assert(Input::rank == 2 || Input::rank == 3,
+                "input_image_options: an Input<N> model takes flat vectors; "
+                "give ImageOptions a shape of N values yourself");
+  constexpr int channels = Input::rank == 3 ? Input::dims[Input::rank - 1] : 1;
+  static_assert(channels == 1 || channels == 3,
+                "input_image_options: images are grey (C = 1) or RGB (C = 3)");
+  ImageOptions options;
+  options.shape = {Input::dims[0], Input::dims[1], channels};
+  options.invert = invert;
+  return options;
+}
 
 }  // namespace sequent::data
