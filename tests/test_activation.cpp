@@ -361,6 +361,23 @@ BOOST_DATA_TEST_CASE(multiply_matches_reference, sequent::test::targets(),
   }
 }
 
+BOOST_DATA_TEST_CASE(accumulate_matches_reference, sequent::test::targets(),
+                     target) {
+  sequent::test::TargetScope scope(target);
+  std::vector<std::size_t> sizes = kSizes;
+  sizes.push_back(kThreadedSize);
+  for (const std::size_t n : sizes) {
+    MisalignedBuffer x(n), sum(n);
+    FillUniform(x.data(), n, -3.0f, 3.0f, 9 + n);
+    FillUniform(sum.data(), n, -3.0f, 3.0f, 10 + n);
+    std::vector<float> expected(sum.data(), sum.data() + n);
+    kernels::AccumulateReference(x.data(), expected.data(), n);
+    kernels::Accumulate(x.data(), sum.data(), n);
+    ExpectEqual(sum.data(), expected.data(), n,
+                "accumulate n=" + std::to_string(n));
+  }
+}
+
 // Element-wise kernels split over threads only above a size threshold; the
 // split must not change a single bit.
 BOOST_AUTO_TEST_CASE(results_do_not_depend_on_thread_count) {

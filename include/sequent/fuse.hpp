@@ -159,6 +159,7 @@ struct ConvBatchNorm : LayerDefaults {
   }
   static std::string kernel() { return name(); }
 
+  static constexpr bool couples_samples = !Folded;  // BatchNorm's statistics
   template <class In>
   static constexpr std::size_t aux_size = Folded ? 0 : conv_out<In>::size;
   template <class In>

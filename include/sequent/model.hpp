@@ -26,6 +26,7 @@
 #include "sequent/data/dataset.hpp"
 #include "sequent/fuse.hpp"
 #include "sequent/io/model_file.hpp"
+#include "sequent/kernels/activation.hpp"
 #include "sequent/kernels/loss.hpp"
 #include "sequent/losses.hpp"
 #include "sequent/metrics/metrics.hpp"
@@ -219,11 +220,11 @@ class Model {
     check_file(f, path.string());  // another architecture is named first
     const io::TrainingState& s = f.training;
     if (s.optimizer_state.size() % Net::param_buffer_size != 0) {
-      throw io::ModelFileError(
-          path.string() + ": optimiser state of " +
-          std::to_string(s.optimizer_state.size()) +
-          " values does not fit this model's " +
-          std::to_string(Net::param_buffer_size) + "-value parameter buffer");
+      throw io::ModelFileError(path.string() + ": optimiser state of " +
+                               std::to_string(s.optimizer_state.size()) +
+                               " values does not fit this model's " +
+                               std::to_string(Net::param_buffer_size) +
+                               "-value parameter buffer");
     }
     apply_file(f, path.string());
     opt_state_.resize(s.optimizer_state.size());
@@ -292,10 +293,9 @@ class Model {
     check_batch(batch);
     prepare_optimizer<Opt>();
     FlushDenormals flush;
-    const LossTargets targets{batch.labels.empty() ? nullptr
-                                                   : batch.labels.data(),
-                              batch.targets.empty() ? nullptr
-                                                    : batch.targets.data()};
+    const LossTargets targets{
+        batch.labels.empty() ? nullptr : batch.labels.data(),
+        batch.targets.empty() ? nullptr : batch.targets.data()};
     const StepStats s =
         step(batch.inputs.data(), targets, batch.size, optimizer,
              mix_seed(seed_, 0x5eed0000 + train_steps_));
@@ -305,9 +305,9 @@ class Model {
                           "; the update was not applied");
     }
     return {s.loss_sum / static_cast<double>(batch.size),
-            Loss::classification
-                ? static_cast<double>(s.correct) / static_cast<double>(batch.size)
-                : NAN};
+            Loss::classification ? static_cast<double>(s.correct) /
+                                       static_cast<double>(batch.size)
+                                 : NAN};
   }
 
   // ---- evaluation and prediction -----------------------------------------
@@ -333,8 +333,8 @@ class Model {
     p.classes = output_size;
     p.probabilities.resize(images.count * output_size);
     p.labels.resize(images.count);
-    const std::size_t chunk = std::min(batch_size, std::max<std::size_t>(
-                                                       images.count, 1));
+    const std::size_t chunk =
+        std::min(batch_size, std::max<std::size_t>(images.count, 1));
     ensure_staging(chunk);
     for (std::size_t begin = 0; begin < images.count; begin += chunk) {
       const std::size_t n = std::min(chunk, images.count - begin);
@@ -384,29 +384,123 @@ class Model {
   template <class Opt>
   StepStats step(const float* x, LossTargets targets, std::size_t batch,
                  const Opt& optimizer, std::uint64_t step_seed) {
-    ensure_arena(train_arena_, train_capacity_,
-                 [](std::size_t b) { return TrainingPlan::layout(b, true); },
-                 batch);
+    ensure_arena(
+        train_arena_, train_capacity_,
+        [](std::size_t b) { return TrainingPlan::layout(b, true); }, batch);
+    if (predicted_.size() < batch) predicted_.resize(batch);
     const auto layout = TrainingPlan::layout(batch, true);
-    float* arena = train_arena_.data();
-    const float* out =
-        TrainingPlan::forward(x, arena, layout, params_.data(), state_.data(),
-                              nullptr, batch, true, step_seed);
-    float* dout = arena + layout.grad[0];
+    const int parts = batch_parts(batch);
     StepStats s;
-    s.loss_sum = Loss::compute(kTrainLogits, out, targets, batch, output_size,
-                               1.0f / static_cast<float>(batch), dout);
-    if (!std::isfinite(s.loss_sum)) return s;  // keep the weights as they are
-    if constexpr (Loss::classification) s.correct = count_correct(out, targets, batch);
-    TrainingPlan::backward(x, arena, layout, params_.data(), state_.data(),
-                           grads_.data(), batch);
+    if (parts == 1) {
+      s = forward_backward(x, targets, layout, batch, 0, batch, grads_.data(),
+                           step_seed);
+    } else {
+      s = split_forward_backward(x, targets, layout, batch, parts, step_seed);
+    }
     s.loss_sum += batch * apply_l2<Net>(params_.data(), grads_.data());  // L2
-    if (!std::isfinite(s.loss_sum)) return s;
+    if (!std::isfinite(s.loss_sum)) return s;  // keep the weights as they are
     optimizer.update(params_.data(), grads_.data(), opt_state_.data(),
                      Net::param_buffer_size, ++opt_step_);
     ++train_steps_;
     derived_stale_ = true;
     return s;
+  }
+
+  // Into how many independent parts a training batch is split, one per
+  // thread. Per-layer threading synchronises the team at every kernel,
+  // which small layers (LeNet at batch 4 to 64, an MLP) cannot repay; a
+  // batch split into parts needs one fork and two barriers per step, at the
+  // price of one extra gradient buffer per part, summed before the update.
+  // Only for plans whose samples are independent (no BatchNorm), and never
+  // fewer than kMinPartSamples samples a part (the backward products of a
+  // part would then be too thin to run at speed).
+  static constexpr std::size_t kMinPartSamples = 2;
+  int batch_parts(std::size_t batch) const {
+    if constexpr (!TrainingPlan::samples_independent) {
+      return 1;
+    } else {
+      if (in_parallel()) return 1;
+      const std::size_t threads =
+          static_cast<std::size_t>(std::max(1, num_threads()));
+      return static_cast<int>(std::max<std::size_t>(
+          1, std::min({batch / kMinPartSamples, threads, kMaxParts})));
+    }
+  }
+  static constexpr std::size_t kMaxParts = 64;
+
+  // Forward, loss and backward of samples [first, first + count) of a batch
+  // of `batch` laid out by `layout`, parameter gradients written to
+  // `dparams`. The loss gradient is scaled by 1/batch, so the parts'
+  // gradients add up to the whole batch's.
+  StepStats forward_backward(const float* x, LossTargets targets,
+                             const typename TrainingPlan::Layout& layout,
+                             std::size_t batch, std::size_t first,
+                             std::size_t count, float* dparams,
+                             std::uint64_t step_seed) {
+    const auto part = TrainingPlan::sub_layout(layout, first);
+    const float* part_x = x + first * input_size;
+    float* arena = train_arena_.data();
+    const float* out = TrainingPlan::forward(
+        part_x, arena, part, params_.data(), state_.data(), nullptr, count,
+        true, step_seed, first);
+    const LossTargets part_targets{
+        targets.labels ? targets.labels + first : nullptr,
+        targets.targets ? targets.targets + first * output_size : nullptr};
+    StepStats s;
+    s.loss_sum =
+        Loss::compute(kTrainLogits, out, part_targets, count, output_size,
+                      1.0f / static_cast<float>(batch), arena + part.grad[0]);
+    if (!std::isfinite(s.loss_sum)) return s;
+    if constexpr (Loss::classification) {
+      s.correct =
+          count_correct(out, part_targets, count, predicted_.data() + first);
+    }
+    TrainingPlan::backward(part_x, arena, part, params_.data(), state_.data(),
+                           dparams, count);
+    return s;
+  }
+
+  // The batch in `parts` contiguous parts, one per OpenMP thread, each
+  // through the whole plan on the thread's own gradient buffer; then every
+  // thread sums one slice of the buffers into grads_. The split and the
+  // order of the sums depend only on the batch and the thread count, so a
+  // run is deterministic for a given thread count.
+  StepStats split_forward_backward(const float* x, LossTargets targets,
+                                   const typename TrainingPlan::Layout& layout,
+                                   std::size_t batch, int parts,
+                                   std::uint64_t step_seed) {
+    while (part_grads_.size() + 1 < static_cast<std::size_t>(parts)) {
+      part_grads_.emplace_back(Net::param_buffer_size);
+    }
+    StepStats results[kMaxParts];
+    const std::size_t team = run_parts(
+        static_cast<std::size_t>(parts),
+        [&](std::size_t t, std::size_t team) {
+          const std::size_t first = batch * t / team;
+          const std::size_t last = batch * (t + 1) / team;
+          float* dparams = t == 0 ? grads_.data() : part_grads_[t - 1].data();
+          results[t] = forward_backward(x, targets, layout, batch, first,
+                                        last - first, dparams, step_seed);
+        },
+        [&](std::size_t t, std::size_t team) {
+          // Whole 64-byte lines per thread, so no two threads write one.
+          constexpr std::size_t kLine = 16;
+          constexpr std::size_t kSize = Net::param_buffer_size;
+          const std::size_t lines = (kSize + kLine - 1) / kLine;
+          const std::size_t begin = std::min(kSize, lines * t / team * kLine);
+          const std::size_t end =
+              std::min(kSize, lines * (t + 1) / team * kLine);
+          for (std::size_t p = 1; p < team; ++p) {
+            kernels::Accumulate(part_grads_[p - 1].data() + begin,
+                                grads_.data() + begin, end - begin);
+          }
+        });
+    StepStats total;
+    for (std::size_t t = 0; t < team; ++t) {
+      total.loss_sum += results[t].loss_sum;
+      total.correct += results[t].correct;
+    }
+    return total;
   }
 
   // The TrainingControl that fit hands its callbacks.
@@ -550,9 +644,8 @@ class Model {
       record.epoch = epoch;
       record.learning_rate = opt.lr;
       record.loss = loss_sum / static_cast<double>(seen);
-      record.accuracy = Loss::classification
-                            ? static_cast<double>(correct) / seen
-                            : NAN;
+      record.accuracy =
+          Loss::classification ? static_cast<double>(correct) / seen : NAN;
       record.metrics = options.metrics;
       if (!options.metrics.empty()) record_metrics(record, train_counts, false);
       if (options.validation) {
@@ -633,9 +726,9 @@ class Model {
     check_batch_size(batch_size);
     const std::size_t n = data.size();
     const std::size_t chunk = std::min(batch_size, std::max<std::size_t>(n, 1));
-    ensure_arena(eval_arena_, eval_capacity_,
-                 [](std::size_t b) { return EvaluationPlan::layout(b, false); },
-                 chunk);
+    ensure_arena(
+        eval_arena_, eval_capacity_,
+        [](std::size_t b) { return EvaluationPlan::layout(b, false); }, chunk);
     std::vector<float> x(chunk * input_size);
     std::vector<std::int32_t> labels(chunk);
     std::vector<float> targets(chunk * output_size);
@@ -660,8 +753,8 @@ class Model {
       const float* out =
           EvaluationPlan::forward(x.data(), arena, layout, params_.data(),
                                   state_.data(), nullptr, b, false, 0);
-      loss_sum += Loss::compute(kEvalLogits, out, t, b, output_size, 1.0f,
-                                nullptr);
+      loss_sum +=
+          Loss::compute(kEvalLogits, out, t, b, output_size, 1.0f, nullptr);
       if constexpr (Loss::classification) {
         correct += count_correct(out, t, b);
         if (counts) count_predictions(*counts, t, b);
@@ -674,9 +767,9 @@ class Model {
 
   // Inference on n samples of floats; returns the output rows (arena-owned).
   const float* infer(const float* x, std::size_t n) {
-    ensure_arena(infer_arena_, infer_capacity_,
-                 [](std::size_t b) { return InferencePlan::layout(b, false); },
-                 n);
+    ensure_arena(
+        infer_arena_, infer_capacity_,
+        [](std::size_t b) { return InferencePlan::layout(b, false); }, n);
     const auto layout = InferencePlan::layout(n, false);
     if (derived_stale_) {
       InferencePlan::prepare(params_.data(), state_.data(), derived_.data());
@@ -687,7 +780,8 @@ class Model {
                                   derived_.data(), n, false, 0);
   }
 
-  // ---- files ------------------------------------------------------------------
+  // ---- files
+  // ------------------------------------------------------------------
 
   io::ModelFile to_file(io::FileKind kind) const {
     io::ModelFile f;
@@ -703,7 +797,8 @@ class Model {
            Info::layer::template weights<typename Info::input>()) {
         std::size_t& at = w.trainable ? offset : state_offset;
         const float* p = (w.trainable ? params_ : state_).data() + at;
-        io::TensorRecord r{static_cast<std::uint32_t>(Info::index), w.name,
+        io::TensorRecord r{static_cast<std::uint32_t>(Info::index),
+                           w.name,
                            {w.shape.begin(), w.shape.end()},
                            {p, p + w.size()}};
         f.tensors.push_back(std::move(r));
@@ -778,11 +873,17 @@ class Model {
     derived_stale_ = true;
   }
 
-  // ---- helpers ---------------------------------------------------------------
+  // ---- helpers
+  // ---------------------------------------------------------------
 
   std::size_t count_correct(const float* out, LossTargets t, std::size_t b) {
     if (predicted_.size() < b) predicted_.resize(b);
-    kernels::ArgMaxRows(out, b, output_size, predicted_.data());
+    return count_correct(out, t, b, predicted_.data());
+  }
+  // As above, with room for b predictions at `predicted`.
+  std::size_t count_correct(const float* out, LossTargets t, std::size_t b,
+                            std::int32_t* predicted) const {
+    kernels::ArgMaxRows(out, b, output_size, predicted);
     std::size_t correct = 0;
     for (std::size_t i = 0; i < b; ++i) {
       std::int32_t truth;
@@ -793,7 +894,7 @@ class Model {
         truth = static_cast<std::int32_t>(
             std::max_element(row, row + output_size) - row);
       }
-      correct += predicted_[i] == truth;
+      correct += predicted[i] == truth;
     }
     return correct;
   }
@@ -827,10 +928,9 @@ class Model {
   template <class Fn>
   void for_layer(std::size_t layer, Fn&& fn) const {
     if (layer >= Net::layer_count) {
-      throw std::out_of_range("layer " + std::to_string(layer) +
-                              " does not exist: the model has " +
-                              std::to_string(Net::layer_count) +
-                              " layers after Input (0-based)");
+      throw std::out_of_range(
+          "layer " + std::to_string(layer) + " does not exist: the model has " +
+          std::to_string(Net::layer_count) + " layers after Input (0-based)");
     }
     hana::for_each(Net::layers::hana_tuple, [&](auto t) {
       using Info = typename decltype(t)::type;
@@ -841,7 +941,8 @@ class Model {
     });
   }
 
-  // ---- input checks ------------------------------------------------------------
+  // ---- input checks
+  // ------------------------------------------------------------
 
   static void check_batch_size(std::size_t batch_size) {
     if (batch_size == 0) {
@@ -861,9 +962,9 @@ class Model {
       ok = s.height == dims[0] && s.width == dims[1] && s.channels == dims[2];
     }
     if (!ok) {
-      throw std::invalid_argument(
-          where + ": images are " + data::to_string(s) +
-          " (HxWxC) but the model's Input is " + input_shape::to_string());
+      throw std::invalid_argument(where + ": images are " + data::to_string(s) +
+                                  " (HxWxC) but the model's Input is " +
+                                  input_shape::to_string());
     }
   }
 
@@ -874,8 +975,7 @@ class Model {
         throw std::invalid_argument(
             (d.source().empty() ? std::string("dataset") : d.source()) +
             ": label " + std::to_string(label) + " is not a class of this " +
-            "model, which outputs " + std::to_string(output_size) +
-            " classes");
+            "model, which outputs " + std::to_string(output_size) + " classes");
       }
     }
   }
@@ -898,10 +998,9 @@ class Model {
     }
     if (Loss::needs_labels || !b.labels.empty()) {
       if (b.labels.size() != b.size) {
-        throw std::invalid_argument("train_step: " +
-                                    std::to_string(b.labels.size()) +
-                                    " labels for a batch of " +
-                                    std::to_string(b.size));
+        throw std::invalid_argument(
+            "train_step: " + std::to_string(b.labels.size()) +
+            " labels for a batch of " + std::to_string(b.size));
       }
       for (std::int32_t label : b.labels) {
         if (label < 0 || static_cast<std::size_t>(label) >= output_size) {
@@ -921,6 +1020,9 @@ class Model {
 
   std::uint64_t seed_;
   AlignedBuffer params_, grads_, opt_state_;
+  // Gradient buffers of the parts of a split batch after the first (whose
+  // gradients go to grads_ directly).
+  std::vector<AlignedBuffer> part_grads_;
   AlignedBuffer state_;    // running statistics (non-trainable)
   AlignedBuffer derived_;  // inference weights prepared from params_/state_
   bool derived_stale_ = true;

@@ -54,21 +54,19 @@ struct PlanRunner<TypeList<Steps...>> {
 
   // Inference-only weights (BatchNorm folded into convolutions): where each
   // step's live in the model's derived buffer, and how many there are.
-  static constexpr std::array<std::size_t, step_count + 1> derived_offset =
-      [] {
-        std::array<std::size_t, step_count + 1> a{};
-        constexpr std::array<std::size_t, step_count> sizes{
-            Steps::exec::template derived_size<typename Steps::input>...};
-        for (std::size_t i = 0; i < step_count; ++i) {
-          a[i + 1] = a[i] + padded_size(sizes[i]);
-        }
-        return a;
-      }();
+  static constexpr std::array<std::size_t, step_count + 1> derived_offset = [] {
+    std::array<std::size_t, step_count + 1> a{};
+    constexpr std::array<std::size_t, step_count> sizes{
+        Steps::exec::template derived_size<typename Steps::input>...};
+    for (std::size_t i = 0; i < step_count; ++i) {
+      a[i + 1] = a[i] + padded_size(sizes[i]);
+    }
+    return a;
+  }();
   static constexpr std::size_t derived_total = derived_offset[step_count];
 
   // Computes every step's derived weights from the parameters and state.
-  static void prepare(const float* params, const float* state,
-                      float* derived) {
+  static void prepare(const float* params, const float* state, float* derived) {
     std::size_t i = 0;
     (Steps::exec::template prepare<typename Steps::input>(
          params + Steps::param_offset, state + Steps::state_offset,
@@ -94,6 +92,14 @@ struct PlanRunner<TypeList<Steps...>> {
     }
     return a;
   }();
+
+  // No step couples the samples of a batch (no BatchNorm in training) and
+  // no step keeps per-batch scratch: a batch may then run as independent
+  // parts, one per thread, each through the whole plan (see sub_layout).
+  static constexpr bool samples_independent =
+      ((!Steps::exec::couples_samples &&
+        Steps::exec::template scratch_size<typename Steps::input> == 0) &&
+       ...);
 
   // Floats of arena per sample (the batch input included).
   static constexpr std::size_t floats_per_sample(bool with_gradients) {
@@ -134,31 +140,48 @@ struct PlanRunner<TypeList<Steps...>> {
     return l;
   }
 
+  // The layout of samples [first, …) of a batch laid out by `l`: every
+  // per-sample region is batch-major, so a part of the batch is a suffix of
+  // each region and runs as a batch of its own. Only for
+  // samples_independent plans, whose steps have no per-batch scratch.
+  static constexpr Layout sub_layout(const Layout& l, std::size_t first) {
+    Layout s = l;
+    for (std::size_t b = 0; b < buffer_count; ++b) {
+      s.buffer[b] += first * buffer_size[b];
+    }
+    for (std::size_t i = 0; i < step_count; ++i) {
+      s.aux[i] += first * aux_size[i];
+    }
+    for (std::size_t& g : s.grad) g += first * largest_activation;
+    return s;
+  }
+
   // Runs every step front to back. `input` may live outside the arena; the
   // returned pointer is the last step's output (batch × output::size).
   // `state` holds the layers' running statistics (updated in training);
   // `derived` the prepared inference weights (may be null without any).
-  static const float* forward(const float* input, float* arena,
-                              const Layout& l, const float* params,
-                              float* state, const float* derived,
-                              std::size_t batch, bool training,
-                              std::uint64_t step_seed) {
+  static const float* forward(const float* input, float* arena, const Layout& l,
+                              const float* params, float* state,
+                              const float* derived, std::size_t batch,
+                              bool training, std::uint64_t step_seed,
+                              std::size_t first_sample = 0) {
     auto buffer = [&](std::size_t b) -> float* {
       return b == 0 ? const_cast<float*>(input) : arena + l.buffer[b];
     };
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (forward_step<I>(buffer, arena, l, params, state, derived, batch,
-                       training, step_seed),
+                       training, step_seed, first_sample),
        ...);
-    }(std::make_index_sequence<step_count>{});
+    }
+    (std::make_index_sequence<step_count>{});
     return buffer(out_buffer[step_count - 1]);
   }
 
   // Runs backward from d(loss)/d(output), which must be in gradient buffer 0
   // of the layout. Writes parameter gradients into dparams.
   static void backward(const float* input, float* arena, const Layout& l,
-                       const float* params, const float* state,
-                       float* dparams, std::size_t batch) {
+                       const float* params, const float* state, float* dparams,
+                       std::size_t batch) {
     auto buffer = [&](std::size_t b) -> const float* {
       return b == 0 ? input : arena + l.buffer[b];
     };
@@ -168,7 +191,8 @@ struct PlanRunner<TypeList<Steps...>> {
       (backward_step<step_count - 1 - I>(buffer, arena, l, params, state,
                                          dparams, batch, grad, spare),
        ...);
-    }(std::make_index_sequence<step_count>{});
+    }
+    (std::make_index_sequence<step_count>{});
   }
 
  private:
@@ -176,7 +200,8 @@ struct PlanRunner<TypeList<Steps...>> {
   static void forward_step(Buffer& buffer, float* arena, const Layout& l,
                            const float* params, float* state,
                            const float* derived, std::size_t batch,
-                           bool training, std::uint64_t step_seed) {
+                           bool training, std::uint64_t step_seed,
+                           std::size_t first_sample) {
     using S = at_t<I, TypeList<Steps...>>;
     if constexpr (!S::exec::aliases_input) {
       const std::size_t in_buffer = I == 0 ? 0 : out_buffer[I == 0 ? 0 : I - 1];
@@ -189,7 +214,8 @@ struct PlanRunner<TypeList<Steps...>> {
                              mix_seed(step_seed, S::first_layer),
                              state + S::state_offset,
                              arena + l.scratch[I],
-                             derived ? derived + derived_offset[I] : nullptr};
+                             derived ? derived + derived_offset[I] : nullptr,
+                             first_sample};
       S::exec::template forward<typename S::input, typename S::output>(c);
     }
   }

@@ -340,6 +340,15 @@ inline void Multiply(const float* a, const float* b, float* out,
   });
 }
 
+// sum (n) += x (n).
+inline void Accumulate(const float* HWY_RESTRICT x, float* HWY_RESTRICT sum,
+                       std::size_t n) {
+  const hn::ScalableTag<float> d;
+  ForEachVector(d, n, [&](auto d, std::size_t i) HWY_ATTR {
+    hn::StoreU(hn::Add(hn::LoadU(d, sum + i), hn::LoadU(d, x + i)), d, sum + i);
+  });
+}
+
 }  // namespace sequent::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 

@@ -127,6 +127,7 @@ HWY_EXPORT(SoftmaxForward);
 HWY_EXPORT(SoftmaxBackward);
 HWY_EXPORT(DropoutMaskBlock);
 HWY_EXPORT(Multiply);
+HWY_EXPORT(Accumulate);
 
 // ---------------------------------------------------------------------------
 // Scalar references.
@@ -229,6 +230,10 @@ void MultiplyReference(const float* a, const float* b, float* out,
   for (std::size_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
 }
 
+void AccumulateReference(const float* x, float* sum, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) sum[i] += x[i];
+}
+
 // ---------------------------------------------------------------------------
 // Dispatch.
 
@@ -296,6 +301,14 @@ void Multiply(const float* a, const float* b, float* out, std::size_t n) {
   ForEachChunk(n, kMinParallelMemoryBound,
                [&](std::size_t begin, std::size_t end) {
                  kernel(a + begin, b + begin, out + begin, end - begin);
+               });
+}
+
+void Accumulate(const float* x, float* sum, std::size_t n) {
+  const auto kernel = HWY_DYNAMIC_DISPATCH(Accumulate);
+  ForEachChunk(n, kMinParallelMemoryBound,
+               [&](std::size_t begin, std::size_t end) {
+                 kernel(x + begin, sum + begin, end - begin);
                });
 }
 

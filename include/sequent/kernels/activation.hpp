@@ -55,4 +55,9 @@ void Multiply(const float* a, const float* b, float* out, std::size_t n);
 void MultiplyReference(const float* a, const float* b, float* out,
                        std::size_t n);
 
+// sum[i] += x[i]: the gradients of a batch's parts added up. sum may not
+// overlap x.
+void Accumulate(const float* x, float* sum, std::size_t n);
+void AccumulateReference(const float* x, float* sum, std::size_t n);
+
 }  // namespace sequent::kernels

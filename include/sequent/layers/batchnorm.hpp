@@ -25,6 +25,7 @@ struct BatchNorm : LayerDefaults {
   static constexpr float momentum = static_cast<float>(Momentum);
   static constexpr float epsilon = static_cast<float>(Epsilon);
   static constexpr bool backward_in_place = true;
+  static constexpr bool couples_samples = true;  // batch statistics
 
   static std::string name() {
     if (Momentum == 0.99 && Epsilon == 1e-3) return "BatchNorm";

@@ -14,8 +14,7 @@ namespace sequent {
 
 template <double Rate>
 struct Dropout : LayerDefaults {
-  static_assert(Rate >= 0.0 && Rate < 1.0,
-                "Dropout<rate> needs 0 <= rate < 1");
+  static_assert(Rate >= 0.0 && Rate < 1.0, "Dropout<rate> needs 0 <= rate < 1");
   static constexpr std::string_view tag = "Dropout";
   static constexpr float rate = static_cast<float>(Rate);
   static constexpr bool backward_in_place = true;
@@ -38,7 +37,7 @@ struct Dropout : LayerDefaults {
   template <class In, class Out>
   static void forward(const ForwardContext& c) {
     const std::size_t n = c.batch * In::size;
-    kernels::DropoutMask(c.seed, 0, rate, c.aux, n);
+    kernels::DropoutMask(c.seed, c.first_sample * In::size, rate, c.aux, n);
     kernels::Multiply(c.in, c.aux, c.out, n);
   }
   template <class In, class Out>

@@ -28,10 +28,14 @@ struct ForwardContext {
   float* aux;
   std::size_t batch;
   bool training;
-  std::uint64_t seed;  // fresh for every step and layer (dropout)
+  std::uint64_t seed;        // fresh for every step and layer (dropout)
   float* state = nullptr;    // non-trainable state (BatchNorm's running stats)
   float* scratch = nullptr;  // per-batch scratch kept for backward
   const float* derived = nullptr;  // inference-only weights (folded BN)
+  // Index of this call's first sample in the whole batch: a step split
+  // over threads runs each part as a batch of its own, and per-sample
+  // randomness (dropout masks) must not depend on where the split falls.
+  std::size_t first_sample = 0;
 };
 
 // One backward call. `dout` is d(loss)/d(out) and may be overwritten as
@@ -72,6 +76,10 @@ struct LayerDefaults {
   static constexpr bool backward_in_place = false;
   // At inference the layer is the identity and is removed (Dropout).
   static constexpr bool training_only = false;
+  // In training, one sample's output depends on the other samples of the
+  // batch (BatchNorm's batch statistics), so the batch cannot be split
+  // into independent parts.
+  static constexpr bool couples_samples = false;
   template <class In>
   static constexpr std::size_t param_count = 0;
   template <class In>
