@@ -323,6 +323,15 @@ BOOST_DATA_TEST_CASE(conv_matches_reference_on_network_shapes,
       MakeShape(2, 5, 6, 400, 24, 1, 1, 1, 1, Padding::kValid),
       MakeShape(3, 11, 10, 33, 50, 3, 3, 2, 2, Padding::kSame),
       MakeShape(1, 3, 4, 64, 128, 3, 3, 1, 1, Padding::kSame),
+      // Pixel-vector tiles (few output channels, or few input channels for
+      // backward data): whole and partial channel groups, rows of several
+      // tiles, a row stride of 2, kernels wider than the gradient tiles
+      // take, and rows narrower than one vector.
+      MakeShape(3, 17, 45, 2, 8, 3, 3, 1, 1, Padding::kSame),
+      MakeShape(2, 12, 30, 4, 7, 5, 5, 2, 1, Padding::kSame),
+      MakeShape(2, 9, 21, 8, 5, 7, 7, 1, 1, Padding::kSame),
+      MakeShape(1, 6, 3, 6, 16, 5, 3, 1, 1, Padding::kSame),
+      MakeShape(2, 11, 40, 16, 3, 3, 5, 1, 1, Padding::kValid),
   };
   std::size_t index = 0;
   for (const ConvShape& s : shapes) {
@@ -403,6 +412,8 @@ BOOST_DATA_TEST_CASE(conv_is_independent_of_thread_count,
       MakeShape(1, 3, 4, 64, 128, 3, 3, 1, 1, Padding::kSame),
       MakeShape(3, 16, 16, 1, 64, 3, 3, 1, 1, Padding::kSame),
       MakeShape(4, 32, 32, 3, 6, 5, 5, 1, 1, Padding::kValid),
+      MakeShape(4, 14, 14, 6, 16, 5, 5, 1, 1, Padding::kValid),
+      MakeShape(5, 20, 23, 3, 7, 3, 3, 1, 1, Padding::kSame),
       MakeShape(2, 15, 13, 17, 33, 3, 3, 2, 2, Padding::kSame),
       MakeShape(8, 16, 16, 32, 64, 3, 3, 1, 1, Padding::kSame),  // Winograd
   };

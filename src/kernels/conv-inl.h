@@ -2,6 +2,7 @@
 // algorithm by shape, and the drivers that split it over threads.
 //
 //   3×3 stride 1, 16–128 channels   Winograd F(4×4, 3×3)  conv_winograd*-inl.h
+//   up to 8 output channels         pixel vectors         conv_planar-inl.h
 //   1 or 3 input channels           direct                conv_direct-inl.h
 //   backward data, mostly padding   product + scatter     conv_col2im-inl.h
 //   everything else                 implicit GEMM         conv_implicit-inl.h
@@ -27,6 +28,7 @@
 #include "conv_implicit-inl.h"
 #include "conv_microkernel-inl.h"
 #include "conv_pack-inl.h"
+#include "conv_planar-inl.h"
 #include "conv_winograd-inl.h"
 #include "conv_winograd_weights-inl.h"
 #include "hwy/highway.h"
@@ -128,6 +130,16 @@ inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
                       trivial_epilogue ? nullptr : &epilogue});
     return;
   }
+  if (PlanarForwardApplies(s.out_c, s.stride_w)) {
+    const PlanarProblem planar = ForwardPlanar(
+        s, in, weights, out, trivial_epilogue ? nullptr : &epilogue);
+    const int threads =
+        ThreadsFor(pixels * s.out_c * s.kernel_h * s.kernel_w * s.in_c);
+    SplitOverThreads(threads, s.batch * s.out_h, 1,
+                     [&](std::size_t r0, std::size_t r1, std::size_t,
+                         std::size_t) { PlanarForwardRows(planar, r0, r1); });
+    return;
+  }
   PatchProduct p{ForwardGeometry(s, in),
                  pixels,
                  s.out_c,
@@ -206,6 +218,18 @@ inline void ConvBackwardDataImpl(const ConvShape& s,
                       nullptr});
     return;
   }
+  if (s.stride_h == 1 && PlanarForwardApplies(s.in_c, s.stride_w) &&
+      s.pad_top < s.kernel_h && s.pad_left < s.kernel_w) {
+    float* flipped =
+        ThreadScratch(ScratchSlot::kFlippedWeights, g.depth() * s.in_c);
+    FlipAndTransposeWeights(s, weights, s.in_c, flipped);
+    const PlanarProblem planar = BackwardDataPlanar(s, dout, flipped, din);
+    const int threads = ThreadsFor(pixels * s.out_c * g.depth());
+    SplitOverThreads(threads, s.batch * s.in_h, 1,
+                     [&](std::size_t r0, std::size_t r1, std::size_t,
+                         std::size_t) { PlanarForwardRows(planar, r0, r1); });
+    return;
+  }
   if (Col2imApplies(s)) {
     Col2imBackwardData(s, dout, weights, din,
                        ThreadsFor(pixels * s.out_c * g.depth()));
@@ -255,6 +279,24 @@ inline void ConvBackwardWeightsImpl(const ConvShape& s,
   }
   const std::size_t col_vectors = (p.n + kConvLanes - 1) / kConvLanes;
   const int threads = ThreadsFor(p.pixels * p.n * depth);
+  if (PlanarGradientApplies(s)) {
+    const PlanarProblem planar =
+        ForwardPlanar(s, in, nullptr, nullptr, nullptr);
+    const std::size_t units = GradientUnits(planar).count(planar);
+    SplitOverThreads(
+        threads, units, 1,
+        [&](std::size_t u0, std::size_t u1, std::size_t, std::size_t) {
+          // The bias gradient on the thread that has the first units only,
+          // so that its sums never depend on the thread count.
+          float* bias = u0 == 0 ? dbias : nullptr;
+          if (s.kernel_w == 3) {
+            PlanarWeightGradientUnits<3>(planar, dout, dweights, bias, u0, u1);
+          } else {
+            PlanarWeightGradientUnits<5>(planar, dout, dweights, bias, u0, u1);
+          }
+        });
+    return;
+  }
   if (KernelRowGradientApplies(s)) {
     SplitOverThreads(
         threads, 1, s.out_c,

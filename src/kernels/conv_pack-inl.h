@@ -53,7 +53,8 @@ enum class ScratchSlot : int {
   kPaddedGradient = 2,    // output-gradient block padded to whole vectors
   kFlippedWeights = 3,    // backward data's kernel, flipped and transposed
   kWinogradProducts = 4,  // the 16 products of a block of Winograd tiles
-  kCount = 5
+  kTileWeights = 5,       // weights reordered for pixel-vector tiles
+  kCount = 6
 };
 
 // Per-thread, 64-byte-aligned, zero-initialised scratch memory. It grows to

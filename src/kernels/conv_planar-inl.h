@@ -1,0 +1,516 @@
+// Convolutions with few output channels (LeNet's 6, the backward data of a
+// layer over 6 channels), vectorised over output pixels instead of output
+// channels: with channels last, 6 channels fill 6 of 8 (or 16) lanes and 6
+// accumulators, which FMA latency halves again. Here a vector holds
+// consecutive pixels of one output row, and a tile of kOut channels × kVecs
+// vectors is enough independent accumulators to keep both FMA ports busy.
+//
+// Each image is first copied into zero-bordered planes P (one per input
+// channel, padded_h × padded_w, the convolution's padding on every side and
+// whole tiles of slack on the right), so that every tap is a plain load:
+//
+//   forward  out[y, x0 + i, o0 + r] = Σ_c Σ_ky Σ_kx P[c, y·sh + ky, x0 + i +
+//   kx]
+//                                                  · W[ky, kx, c, o0 + r]
+//            lanes i are pixels; r < kOut channels, each weight broadcast
+//   dW       dW[ky, kx, c, o] = Σ_b Σ_y Σ_x D[o, y, x] · P[c, y·sh + ky, x +
+//   kx]
+//            D is dout in planes (zero past out_w); lanes are pixels, summed
+//            across lanes once at the end
+//
+// Backward data of a stride-1 convolution is the forward of dout with the
+// kernel flipped and its channels swapped, padded by kernel − 1 − pad, so
+// it runs here too when the layer has few input channels.
+//
+// Stride 1 along x only; any stride along y, any padding.
+
+#if defined(SEQUENT_SRC_KERNELS_CONV_PLANAR_INL_H_) == \
+    defined(HWY_TARGET_TOGGLE)
+#ifdef SEQUENT_SRC_KERNELS_CONV_PLANAR_INL_H_
+#undef SEQUENT_SRC_KERNELS_CONV_PLANAR_INL_H_
+#else
+#define SEQUENT_SRC_KERNELS_CONV_PLANAR_INL_H_
+#endif
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <utility>
+
+#include "conv_microkernel-inl.h"
+#include "conv_pack-inl.h"
+#include "hwy/highway.h"
+#include "sequent/kernels/conv.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace sequent::kernels::HWY_NAMESPACE {
+namespace conv_internal {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Channels per forward tile, and vectors of pixels per tile: kOut · kVecs
+// accumulators, kVecs input vectors and one broadcast must fit the
+// register file (16 vectors on AVX2, 32 on AVX-512), and at least 8
+// accumulators hide the FMA latency (4 cycles, 2 ports).
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+constexpr std::size_t kPlanarMaxOutputs = 8;
+constexpr std::size_t kPlanarAccumulators = 24;
+#else
+constexpr std::size_t kPlanarMaxOutputs = 6;
+constexpr std::size_t kPlanarAccumulators = 12;
+#endif
+// Widest kernel row the weight-gradient tiles take (kx accumulators).
+constexpr std::size_t kPlanarMaxKernelW = 7;
+
+constexpr std::size_t PlanarVecs(std::size_t outputs) {
+  const std::size_t v = kPlanarAccumulators / outputs;
+  return v < 1 ? 1 : (v > 4 ? 4 : v);
+}
+// Output channels per weight-gradient tile for kernels kernel_w wide.
+constexpr std::size_t PlanarGradientOutputs(std::size_t kernel_w) {
+  const std::size_t o = kPlanarAccumulators / kernel_w;
+  return o < 1 ? 1 : (o > kPlanarMaxOutputs ? kPlanarMaxOutputs : o);
+}
+
+// A convolution in the terms of this file: out = conv(src, weights) with
+// src NHWC (batch × src_h × src_w × src_c) and weights laid out
+// kh × kw × src_c × out_c, padded by pad_top / pad_left (and as needed on
+// the other sides), stride 1 along x.
+struct PlanarProblem {
+  const float* src;
+  std::size_t batch, src_h, src_w, src_c;
+  std::size_t out_h, out_w, out_c;
+  std::size_t kernel_h, kernel_w, stride_h;
+  std::size_t pad_top, pad_left;
+  const float* weights;
+  float* out;                // batch × out_h × out_w × out_c
+  const Epilogue* epilogue;  // or null
+};
+
+// dst[c · plane_stride + x] = src[x · channels + c] for x < n, c < channels:
+// a row of channels-last pixels into one row per channel. Gathers on
+// targets that have them; the tail of a row element by element.
+template <class D>
+HWY_INLINE void DeinterleaveRow(D d, const float* HWY_RESTRICT src,
+                                std::size_t n, std::size_t channels,
+                                float* HWY_RESTRICT dst,
+                                std::size_t plane_stride) {
+  const std::size_t lanes = hn::Lanes(d);
+  const hn::RebindToSigned<D> di;
+  const auto offsets =
+      hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int>(channels)));
+  std::size_t x = 0;
+  for (; x + lanes <= n; x += lanes) {
+    const float* pixels = src + x * channels;
+    for (std::size_t c = 0; c < channels; ++c) {
+      hn::StoreU(hn::GatherIndex(d, pixels + c, offsets), d,
+                 dst + c * plane_stride + x);
+    }
+  }
+  for (; x < n; ++x) {
+    for (std::size_t c = 0; c < channels; ++c) {
+      dst[c * plane_stride + x] = src[x * channels + c];
+    }
+  }
+}
+
+// The zero-bordered planes of one image, and where each pixel lives.
+struct Planes {
+  std::size_t height, width, channels;
+
+  Planes(const PlanarProblem& p, std::size_t lanes)
+      : height(std::max(p.src_h + p.pad_top,
+                        (p.out_h - 1) * p.stride_h + p.kernel_h)),
+        // A tile starting before out_w runs up to 4 vectors on; its taps
+        // must stay inside the row.
+        width(std::max(p.src_w + p.pad_left,
+                       p.out_w + 4 * lanes + p.kernel_w - 1)),
+        channels(p.src_c) {}
+
+  std::size_t plane() const { return height * width; }
+  std::size_t floats() const { return channels * plane(); }
+
+  // Image b of p.src into planes that are zero outside the image (callers
+  // zero the buffer once per call; every image overwrites the same cells).
+  void Fill(const PlanarProblem& p, std::size_t b,
+            float* HWY_RESTRICT planes) const {
+    const hn::ScalableTag<float> d;
+    const float* image = p.src + b * p.src_h * p.src_w * p.src_c;
+    for (std::size_t y = 0; y < p.src_h; ++y) {
+      DeinterleaveRow(d, image + y * p.src_w * p.src_c, p.src_w, p.src_c,
+                      planes + (y + p.pad_top) * width + p.pad_left, plane());
+    }
+  }
+};
+
+// The weights of channels [o0, o0 + outputs) reordered for the tiles:
+// (c, ky, kx) major, then the outputs, so that one tap's broadcasts are
+// consecutive floats.
+inline void GatherTileWeights(const PlanarProblem& p, std::size_t o0,
+                              std::size_t outputs, float* HWY_RESTRICT dst) {
+  const std::size_t taps = p.kernel_h * p.kernel_w;
+  for (std::size_t c = 0; c < p.src_c; ++c) {
+    for (std::size_t tap = 0; tap < taps; ++tap) {
+      const float* w = p.weights + (tap * p.src_c + c) * p.out_c + o0;
+      float* row = dst + (c * taps + tap) * outputs;
+      for (std::size_t r = 0; r < outputs; ++r) row[r] = w[r];
+    }
+  }
+}
+
+// One forward tile: output row y of one image, pixels [x0, x0 + kVecs ·
+// lanes) (those past out_w are computed and dropped), channels [o0, o0 +
+// kOut). w is GatherTileWeights' order for this channel group.
+template <std::size_t kOut, std::size_t kVecs, class D>
+HWY_NOINLINE void PlanarForwardTile(D d, const PlanarProblem& p,
+                                    const Planes& planes,
+                                    const float* HWY_RESTRICT image,
+                                    const float* HWY_RESTRICT w, std::size_t y,
+                                    std::size_t x0, std::size_t o0,
+                                    float* HWY_RESTRICT out_image) {
+  using V = hn::Vec<D>;
+  const std::size_t lanes = hn::Lanes(d);
+  V acc[kOut][kVecs];
+  for (auto& row : acc) {
+    for (V& a : row) a = hn::Zero(d);
+  }
+  const std::size_t kh = p.kernel_h, kw = p.kernel_w;
+  // Kernel rows that fall on the zero border add nothing: skip them. (A
+  // backward-data pass reads dout padded by kernel − 1 on each side, where
+  // this saves a third of the work on LeNet's second layer.)
+  const std::size_t top = y * p.stride_h;
+  const std::size_t ky_begin = top < p.pad_top ? p.pad_top - top : 0;
+  const std::size_t ky_end =
+      std::min(kh, p.pad_top + p.src_h > top ? p.pad_top + p.src_h - top : 0);
+  for (std::size_t c = 0; c < p.src_c; ++c) {
+    const float* plane = image + c * planes.plane() + x0;
+    w += ky_begin * kw * kOut;
+    for (std::size_t ky = ky_begin; ky < ky_end; ++ky) {
+      const float* row = plane + (top + ky) * planes.width;
+      for (std::size_t kx = 0; kx < kw; ++kx) {
+        V in[kVecs];
+        HWY_UNROLL(4)
+        for (std::size_t v = 0; v < kVecs; ++v) {
+          in[v] = hn::LoadU(d, row + kx + v * lanes);
+        }
+        HWY_UNROLL(8)
+        for (std::size_t r = 0; r < kOut; ++r) {
+          const V weight = hn::Set(d, w[r]);
+          HWY_UNROLL(4)
+          for (std::size_t v = 0; v < kVecs; ++v) {
+            acc[r][v] = hn::MulAdd(weight, in[v], acc[r][v]);
+          }
+        }
+        w += kOut;
+      }
+    }
+    w += (kh - std::max(ky_begin, ky_end)) * kw * kOut;
+  }
+  if (p.epilogue != nullptr) {
+    if (p.epilogue->bias != nullptr) {
+      for (std::size_t r = 0; r < kOut; ++r) {
+        const V bias = hn::Set(d, p.epilogue->bias[o0 + r]);
+        for (std::size_t v = 0; v < kVecs; ++v) {
+          acc[r][v] = hn::Add(acc[r][v], bias);
+        }
+      }
+    }
+    Activate(d, *p.epilogue, acc);
+  }
+  // Channels last: each pixel's kOut values are consecutive in out, one
+  // lane of each accumulator row.
+  HWY_ALIGN float tile[kOut][kVecs * hn::MaxLanes(D())];
+  for (std::size_t r = 0; r < kOut; ++r) {
+    for (std::size_t v = 0; v < kVecs; ++v) {
+      hn::Store(acc[r][v], d, &tile[r][v * lanes]);
+    }
+  }
+  const std::size_t pixels = std::min(kVecs * lanes, p.out_w - x0);
+  float* dst = out_image + (y * p.out_w + x0) * p.out_c + o0;
+  for (std::size_t i = 0; i < pixels; ++i) {
+    for (std::size_t r = 0; r < kOut; ++r) dst[i * p.out_c + r] = tile[r][i];
+  }
+}
+
+// Forward of images [b_begin, b_end), output rows [y_begin, y_end) of each,
+// on the calling thread. Channel groups of at most kPlanarMaxOutputs.
+template <std::size_t kOut>
+void PlanarForwardGroup(const PlanarProblem& p, const Planes& planes,
+                        float* image, const float* w, std::size_t o0,
+                        std::size_t b, std::size_t y_begin, std::size_t y_end) {
+  const hn::ScalableTag<float> d;
+  constexpr std::size_t kVecs = PlanarVecs(kOut);
+  const std::size_t tile_pixels = kVecs * hn::Lanes(d);
+  float* out_image = p.out + b * p.out_h * p.out_w * p.out_c;
+  for (std::size_t y = y_begin; y < y_end; ++y) {
+    for (std::size_t x0 = 0; x0 < p.out_w; x0 += tile_pixels) {
+      PlanarForwardTile<kOut, kVecs>(d, p, planes, image, w, y, x0, o0,
+                                     out_image);
+    }
+  }
+}
+
+template <std::size_t... kOuts>
+constexpr auto MakeForwardGroups(std::index_sequence<kOuts...>) {
+  using Fn = void (*)(const PlanarProblem&, const Planes&, float*, const float*,
+                      std::size_t, std::size_t, std::size_t, std::size_t);
+  return std::array<Fn, sizeof...(kOuts)>{&PlanarForwardGroup<kOuts + 1>...};
+}
+
+// Output rows [row_begin, row_end) of all images (image-major) on the
+// calling thread.
+inline void PlanarForwardRows(const PlanarProblem& p, std::size_t row_begin,
+                              std::size_t row_end) {
+  const hn::ScalableTag<float> d;
+  static constexpr auto kGroups =
+      MakeForwardGroups(std::make_index_sequence<kPlanarMaxOutputs>());
+  const Planes planes(p, hn::Lanes(d));
+  float* image = ThreadScratch(ScratchSlot::kPatches, planes.floats());
+  std::fill(image, image + planes.floats(), 0.0f);
+  const std::size_t groups =
+      (p.out_c + kPlanarMaxOutputs - 1) / kPlanarMaxOutputs;
+  const std::size_t taps = p.kernel_h * p.kernel_w * p.src_c;
+  float* weights =
+      ThreadScratch(ScratchSlot::kTileWeights, taps * p.out_c + kConvLanes);
+  for (std::size_t g = 0; g < groups; ++g) {
+    const std::size_t o0 = p.out_c * g / groups;
+    const std::size_t o1 = p.out_c * (g + 1) / groups;
+    GatherTileWeights(p, o0, o1 - o0, weights + taps * o0);
+  }
+  std::size_t filled = static_cast<std::size_t>(-1);
+  for (std::size_t row = row_begin; row < row_end;) {
+    const std::size_t b = row / p.out_h;
+    const std::size_t y_begin = row % p.out_h;
+    const std::size_t y_end = std::min(p.out_h, y_begin + (row_end - row));
+    if (b != filled) {
+      planes.Fill(p, b, image);
+      filled = b;
+    }
+    for (std::size_t g = 0; g < groups; ++g) {
+      const std::size_t o0 = p.out_c * g / groups;
+      const std::size_t o1 = p.out_c * (g + 1) / groups;
+      kGroups[o1 - o0 - 1](p, planes, image, weights + taps * o0, o0, b,
+                           y_begin, y_end);
+    }
+    row += y_end - y_begin;
+  }
+}
+
+// dW and dbias of a stride-1-along-x convolution (forward terms: src = the
+// layer's input, out_* = its output, dout NHWC), for channel groups and
+// kernel rows split into units; units [u_begin, u_end) on the calling
+// thread, summing over every image in order, so that results do not depend
+// on how units are spread over threads.
+//
+// Unit = (c, ky, channel group). Partial sums stay in vectors (one lane
+// per pixel column) in `partial` until every image is done.
+template <std::size_t kW, std::size_t kOut, class D>
+HWY_NOINLINE void PlanarGradientUnit(D d, const PlanarProblem& p,
+                                     const Planes& planes,
+                                     const float* HWY_RESTRICT image,
+                                     const float* HWY_RESTRICT gradient,
+                                     std::size_t gradient_width, std::size_t c,
+                                     std::size_t ky, std::size_t o0,
+                                     float* HWY_RESTRICT partial) {
+  using V = hn::Vec<D>;
+  const std::size_t lanes = hn::Lanes(d);
+  V acc[kW][kOut];
+  for (std::size_t kx = 0; kx < kW; ++kx) {
+    for (std::size_t r = 0; r < kOut; ++r) {
+      acc[kx][r] = hn::Load(d, partial + (kx * kOut + r) * lanes);
+    }
+  }
+  const float* plane = image + c * planes.plane();
+  const std::size_t gradient_plane = p.out_h * gradient_width;
+  for (std::size_t y = 0; y < p.out_h; ++y) {
+    const float* row = plane + (y * p.stride_h + ky) * planes.width;
+    const float* g_row = gradient + o0 * gradient_plane + y * gradient_width;
+    for (std::size_t x = 0; x < gradient_width; x += lanes) {
+      V g[kOut];
+      HWY_UNROLL(8)
+      for (std::size_t r = 0; r < kOut; ++r) {
+        g[r] = hn::Load(d, g_row + r * gradient_plane + x);
+      }
+      HWY_UNROLL(7)
+      for (std::size_t kx = 0; kx < kW; ++kx) {
+        const V in = hn::LoadU(d, row + x + kx);
+        HWY_UNROLL(8)
+        for (std::size_t r = 0; r < kOut; ++r) {
+          acc[kx][r] = hn::MulAdd(g[r], in, acc[kx][r]);
+        }
+      }
+    }
+  }
+  for (std::size_t kx = 0; kx < kW; ++kx) {
+    for (std::size_t r = 0; r < kOut; ++r) {
+      hn::Store(acc[kx][r], d, partial + (kx * kOut + r) * lanes);
+    }
+  }
+}
+
+// Kernel widths the weight-gradient tiles are compiled for (kW
+// accumulators per channel): LeNet's 5 and the common 3.
+inline bool PlanarGradientWidth(std::size_t kernel_w) {
+  return kernel_w == 3 || kernel_w == 5;
+}
+
+// The units of a weight gradient: (c, ky, channel group), group-minor.
+struct GradientUnits {
+  std::size_t groups, per_group;  // per_group ≤ PlanarGradientOutputs(kw)
+  std::size_t kernel_h;
+
+  explicit GradientUnits(const PlanarProblem& p)
+      : per_group(PlanarGradientOutputs(p.kernel_w)), kernel_h(p.kernel_h) {
+    groups = (p.out_c + per_group - 1) / per_group;
+  }
+  std::size_t count(const PlanarProblem& p) const {
+    return p.src_c * kernel_h * groups;
+  }
+};
+
+template <std::size_t kW, std::size_t... kOuts>
+constexpr auto MakeGradientUnits(std::index_sequence<kOuts...>) {
+  using D = hn::ScalableTag<float>;
+  using Fn = void (*)(D, const PlanarProblem&, const Planes&, const float*,
+                      const float*, std::size_t, std::size_t, std::size_t,
+                      std::size_t, float*);
+  return std::array<Fn, sizeof...(kOuts)>{
+      &PlanarGradientUnit<kW, kOuts + 1, D>...};
+}
+
+// dW for units [u_begin, u_end) of GradientUnits(p) on the calling thread;
+// p.src is the layer's input, dout its output gradient (NHWC). Also dbias,
+// when it is not null (give it to one thread only).
+template <std::size_t kW>
+void PlanarWeightGradientUnits(const PlanarProblem& p, const float* dout,
+                               float* dweights, float* dbias,
+                               std::size_t u_begin, std::size_t u_end) {
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  constexpr std::size_t kMaxOut = PlanarGradientOutputs(kW);
+  static constexpr auto kUnits =
+      MakeGradientUnits<kW>(std::make_index_sequence<kMaxOut>());
+  const Planes planes(p, lanes);
+  const GradientUnits units(p);
+  const std::size_t gradient_width = RoundUp(p.out_w, lanes);
+  const std::size_t gradient_floats = p.out_c * p.out_h * gradient_width;
+  const std::size_t unit_floats = kW * kMaxOut * lanes;
+  float* image = ThreadScratch(ScratchSlot::kPatches, planes.floats());
+  float* gradient =
+      ThreadScratch(ScratchSlot::kPaddedGradient, gradient_floats);
+  float* partial = ThreadScratch(ScratchSlot::kWinogradProducts,
+                                 (u_end - u_begin) * unit_floats);
+  std::fill(image, image + planes.floats(), 0.0f);
+  std::fill(gradient, gradient + gradient_floats, 0.0f);
+  std::fill(partial, partial + (u_end - u_begin) * unit_floats, 0.0f);
+  float* bias_lanes = nullptr;
+  if (dbias != nullptr) {
+    bias_lanes = ThreadScratch(ScratchSlot::kTileWeights, p.out_c * lanes);
+    std::fill(bias_lanes, bias_lanes + p.out_c * lanes, 0.0f);
+  }
+  const std::size_t image_pixels = p.out_h * p.out_w;
+  for (std::size_t b = 0; b < p.batch; ++b) {
+    planes.Fill(p, b, image);
+    // dout of image b in planes of gradient_width (zero past out_w).
+    const float* g = dout + b * image_pixels * p.out_c;
+    for (std::size_t y = 0; y < p.out_h; ++y) {
+      DeinterleaveRow(d, g + y * p.out_w * p.out_c, p.out_w, p.out_c,
+                      gradient + y * gradient_width, p.out_h * gradient_width);
+    }
+    if (dbias != nullptr) {
+      // Lane-wise sums over every row of every image, in order.
+      for (std::size_t o = 0; o < p.out_c; ++o) {
+        auto sum = hn::Load(d, bias_lanes + o * lanes);
+        const float* plane = gradient + o * p.out_h * gradient_width;
+        for (std::size_t i = 0; i < p.out_h * gradient_width; i += lanes) {
+          sum = hn::Add(sum, hn::Load(d, plane + i));
+        }
+        hn::Store(sum, d, bias_lanes + o * lanes);
+      }
+    }
+    for (std::size_t u = u_begin; u < u_end; ++u) {
+      const std::size_t group = u % units.groups;
+      const std::size_t ky = (u / units.groups) % p.kernel_h;
+      const std::size_t c = u / units.groups / p.kernel_h;
+      const std::size_t o0 = p.out_c * group / units.groups;
+      const std::size_t o1 = p.out_c * (group + 1) / units.groups;
+      kUnits[o1 - o0 - 1](d, p, planes, image, gradient, gradient_width, c, ky,
+                          o0, partial + (u - u_begin) * unit_floats);
+    }
+  }
+  // Each weight is the sum of its accumulator's lanes, in lane order.
+  HWY_ALIGN float lanes_of[hn::MaxLanes(decltype(d)())];
+  for (std::size_t u = u_begin; u < u_end; ++u) {
+    const std::size_t group = u % units.groups;
+    const std::size_t ky = (u / units.groups) % p.kernel_h;
+    const std::size_t c = u / units.groups / p.kernel_h;
+    const std::size_t o0 = p.out_c * group / units.groups;
+    const std::size_t o1 = p.out_c * (group + 1) / units.groups;
+    const float* sums = partial + (u - u_begin) * unit_floats;
+    for (std::size_t kx = 0; kx < kW; ++kx) {
+      for (std::size_t r = 0; r < o1 - o0; ++r) {
+        hn::Store(hn::Load(d, sums + (kx * (o1 - o0) + r) * lanes), d,
+                  lanes_of);
+        float sum = 0.0f;
+        for (std::size_t i = 0; i < lanes; ++i) sum += lanes_of[i];
+        dweights[((ky * kW + kx) * p.src_c + c) * p.out_c + o0 + r] = sum;
+      }
+    }
+  }
+  if (dbias != nullptr) {
+    for (std::size_t o = 0; o < p.out_c; ++o) {
+      float sum = 0.0f;
+      for (std::size_t i = 0; i < lanes; ++i) sum += bias_lanes[o * lanes + i];
+      dbias[o] = sum;
+    }
+  }
+}
+
+// Shapes this file takes: few output channels (6 of LeNet's first layer;
+// 16 or more fill whole vectors of channels and run as implicit GEMMs),
+// stride 1 along x. The weight gradient also needs a kernel width it is
+// compiled for.
+inline bool PlanarForwardApplies(std::size_t out_c, std::size_t stride_w) {
+  return out_c >= 1 && out_c <= 8 && stride_w == 1;
+}
+inline bool PlanarGradientApplies(const ConvShape& s) {
+  return PlanarForwardApplies(s.out_c, s.stride_w) &&
+         PlanarGradientWidth(s.kernel_w);
+}
+
+// The forward convolution of s as a PlanarProblem.
+inline PlanarProblem ForwardPlanar(const ConvShape& s, const float* in,
+                                   const float* weights, float* out,
+                                   const Epilogue* epilogue) {
+  return {in,         s.batch, s.in_h,     s.in_w,     s.in_c,     s.out_h,
+          s.out_w,    s.out_c, s.kernel_h, s.kernel_w, s.stride_h, s.pad_top,
+          s.pad_left, weights, out,        epilogue};
+}
+
+// Backward data of s (stride 1) as the forward convolution of dout with the
+// flipped, transposed kernel (kh × kw × out_c × in_c, see
+// FlipAndTransposeWeights) into din.
+inline PlanarProblem BackwardDataPlanar(const ConvShape& s, const float* dout,
+                                        const float* flipped, float* din) {
+  return {dout,
+          s.batch,
+          s.out_h,
+          s.out_w,
+          s.out_c,
+          s.in_h,
+          s.in_w,
+          s.in_c,
+          s.kernel_h,
+          s.kernel_w,
+          1,
+          s.kernel_h - 1 - s.pad_top,
+          s.kernel_w - 1 - s.pad_left,
+          flipped,
+          din,
+          nullptr};
+}
+
+}  // namespace conv_internal
+}  // namespace sequent::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
