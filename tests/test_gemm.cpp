@@ -193,6 +193,51 @@ BOOST_DATA_TEST_CASE(gemm_bias_and_every_activation, sequent::test::targets(),
   }
 }
 
+// Up to 4 rows times a transposed B run as dot products along K (a Dense
+// layer's backward data at a small batch): every row count, K shorter than
+// a vector and with a remainder, column counts that leave partial column
+// blocks, the epilogue, and a product large enough to use every thread.
+BOOST_DATA_TEST_CASE(gemm_few_rows_times_transposed_b, sequent::test::targets(),
+                     target) {
+  sequent::test::TargetScope scope(target);
+  std::mt19937 rng(5);
+  const Activation activations[] = {Activation::kIdentity, Activation::kReLU,
+                                    Activation::kTanh};
+  struct Shape {
+    std::size_t M, N, K;
+  };
+  const Shape shapes[] = {{1, 9, 5},   {2, 120, 400}, {3, 85, 120},
+                          {4, 11, 17}, {2, 401, 333}, {4, 400, 120},
+                          {3, 1, 1},   {1, 700, 250}};
+  std::size_t index = 0;
+  for (const Shape& s : shapes) {
+    for (Activation activation : activations) {
+      GemmCase c{Transpose::kNo, Transpose::kYes, s.M, s.N, s.K};
+      c.activation = activation;
+      c.bias = index % 2 == 0;
+      c.accumulate = index % 3 == 1;
+      c.misaligned = index % 2 == 1;
+      c.pad = index % 4;
+      CheckGemmCase(c, rng);
+      ++index;
+    }
+  }
+  // Threads split the columns: the same bits on 1 and 2 threads.
+  const int saved = omp_get_max_threads();
+  std::vector<float> a(4 * 400), b(700 * 400), out[2];
+  for (float& v : a) v = std::uniform_real_distribution<float>(-1, 1)(rng);
+  for (float& v : b) v = std::uniform_real_distribution<float>(-1, 1)(rng);
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    out[threads - 1].assign(4 * 700, 0.0f);
+    sequent::kernels::Gemm(Transpose::kNo, Transpose::kYes, 4, 700, 400,
+                           a.data(), 400, b.data(), 400,
+                           out[threads - 1].data(), 700, false, {});
+  }
+  omp_set_num_threads(saved);
+  BOOST_TEST(out[0] == out[1]);
+}
+
 // Work is split by output blocks only, so 1 and 2 threads must agree to
 // the bit.
 BOOST_DATA_TEST_CASE(gemm_is_independent_of_thread_count,

@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "gemm_dot-inl.h"
 #include "gemm_microkernel-inl.h"
 #include "gemm_pack-inl.h"
 #include "hwy/highway.h"
@@ -318,6 +319,26 @@ void GemmImpl(Transpose trans_a, Transpose trans_b, std::size_t M,
                 trivial_epilogue ? nullptr : &epilogue,
                 /*pack_a=*/false,
                 /*pack_b=*/false};
+  if (p.trans_b && !p.trans_a && M <= kDotMaxRows) {
+    // A few rows times a transposed B: dot products along K, never packing
+    // (transposing) B. Split over threads by columns, like the GEMM.
+    const bool worth_threads =
+        K * N >= gemm_tuning::kParallelMinVectorFloats && !omp_in_parallel();
+    const int threads = worth_threads ? omp_get_max_threads() : 1;
+    if (threads <= 1) {
+      DotProductRows(M, K, A, lda, B, ldb, C, ldc, accumulate, p.epilogue, 0,
+                     N);
+      return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+      const std::size_t team = static_cast<std::size_t>(omp_get_num_threads());
+      const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
+      DotProductRows(M, K, A, lda, B, ldb, C, ldc, accumulate, p.epilogue,
+                     N * t / team, N * (t + 1) / team);
+    }
+    return;
+  }
   if (M <= kVectorRows) {
     // Matrix-vector shapes: B streams once through wide tiles, limited by
     // L2 bandwidth, so a large B is split between the cores' caches.
