@@ -341,6 +341,9 @@ class Model {
       const std::uint8_t* src = images.pixels.data() + begin * input_size;
       float* x = staging_.data();
       constexpr float kScale = 1.0f / 255.0f;
+      // SIMD even under -O2's very-cheap cost model, which leaves this loop
+      // scalar: it was an eighth of a single-image MLP prediction.
+#pragma omp simd
       for (std::size_t i = 0; i < n * input_size; ++i) x[i] = src[i] * kScale;
       const float* out = infer(x, n);
       std::copy(out, out + n * output_size,

@@ -56,7 +56,7 @@ constexpr std::size_t kParallelMinMacs = std::size_t{96} * 1024;
 // Matrix-vector products stream B from L2 at ~100 GB/s per core, so a split
 // pays only once B outgrows one L2: 1×128×784 3.8 µs either way, 1×256×784
 // 9.6 vs 5.6 µs on 1 vs 2 threads.
-constexpr std::size_t kParallelMinVectorFloats = std::size_t{128} * 1024;
+constexpr std::size_t kParallelMinVectorFloats = std::size_t{64} * 1024;
 }  // namespace gemm_tuning
 
 // The whole problem plus the packing decisions, shared by all threads.
