@@ -158,13 +158,24 @@ inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
     p.b = b;
     p.b_stride = padded;
   }
-  if (DirectApplies(s)) {
+  if (DirectForwardApplies(s)) {
     const int threads = ThreadsFor(pixels * s.out_c * depth);
+    using Rows = void (*)(const ConvShape&, const float*, const float*,
+                          std::size_t, float*, const Epilogue*, std::size_t,
+                          std::size_t, std::size_t, std::size_t);
+    static constexpr Rows kByChannels[] = {nullptr,
+                                           &DirectForwardRows<1>,
+                                           &DirectForwardRows<2>,
+                                           &DirectForwardRows<3>,
+                                           &DirectForwardRows<4>,
+                                           nullptr,
+                                           &DirectForwardRows<6>,
+                                           nullptr,
+                                           &DirectForwardRows<8>};
+    const Rows rows = kByChannels[s.in_c];
     SplitOverThreads(
         threads, s.batch * s.out_h, (s.out_c + kConvLanes - 1) / kConvLanes,
         [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
-          auto rows =
-              s.in_c == 1 ? &DirectForwardRows<1> : &DirectForwardRows<3>;
           rows(s, in, p.b, p.b_stride, out, p.epilogue, r0, r1, c0 * kConvLanes,
                std::min(s.out_c, c1 * kConvLanes));
         });
