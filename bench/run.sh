@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and, when PyTorch is installed, the same workloads in
 # PyTorch, printing each figure beside ours with the ratio.
-#   bench/run.sh BUILD_DIR [mlp|gemm|all]
+#   bench/run.sh BUILD_DIR [mlp|cnn|gemm|conv|all]
 set -euo pipefail
 BUILD="$1"
 NAME="${2:-all}"

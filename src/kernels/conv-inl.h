@@ -184,6 +184,23 @@ inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
   PatchProductParallel(p);
 }
 
+// The multiply-adds ConvForwardImpl's products execute for s: a Winograd
+// pass multiplies 36 transformed values per 4×4 output tile and channel
+// pair (a quarter of a 3×3 convolution's 144), the others pixels · out_c ·
+// kh · kw · in_c. Transforms and padding are not counted.
+inline double ConvForwardMacsImpl(const ConvShape& s) {
+  using namespace conv_internal;  // NOLINT(build/namespaces)
+  const std::size_t tiles = s.batch *
+                            ((s.out_h + kWinogradTile - 1) / kWinogradTile) *
+                            ((s.out_w + kWinogradTile - 1) / kWinogradTile);
+  if (WinogradApplies(s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.in_c,
+                      s.out_c, tiles)) {
+    return double(tiles) * kWinogradPositions * s.in_c * s.out_c;
+  }
+  return double(s.batch) * s.out_h * s.out_w * s.out_c * s.kernel_h *
+         s.kernel_w * s.in_c;
+}
+
 // din[b, iy, ix, c] = Σ dout[b, y, x, o] · W[ky, kx, c, o] over the (y, x,
 // ky, kx) with iy = y·stride_h + ky − pad_top (and the same along x): a
 // stride-1 convolution of dout upsampled by the stride, with the flipped,

@@ -27,10 +27,15 @@ namespace sequent::kernels {
 HWY_EXPORT(ConvForwardImpl);
 HWY_EXPORT(ConvBackwardDataImpl);
 HWY_EXPORT(ConvBackwardWeightsImpl);
+HWY_EXPORT(ConvForwardMacsImpl);
 
 void ConvForward(const ConvShape& s, const float* in, const float* weights,
                  float* out, const Epilogue& epilogue) {
   HWY_DYNAMIC_DISPATCH(ConvForwardImpl)(s, in, weights, out, epilogue);
+}
+
+double ConvForwardMultiplyAdds(const ConvShape& s) {
+  return HWY_DYNAMIC_DISPATCH(ConvForwardMacsImpl)(s);
 }
 
 void ConvBackwardData(const ConvShape& s, const float* dout,

@@ -33,6 +33,12 @@ void ConvForwardReference(const ConvShape& s, const float* in,
                           const float* weights, float* out,
                           const Epilogue& epilogue = {});
 
+// The multiply-adds ConvForward's products really execute on this CPU:
+// batch·out_h·out_w·out_c·kh·kw·in_c, or a quarter of that for the 3×3
+// layers it runs as Winograd F(4×4, 3×3) (36 products per 4×4 tile).
+// Benchmarks divide by it to report the hardware's utilisation honestly.
+double ConvForwardMultiplyAdds(const ConvShape& s);
+
 // din (batch × in_h × in_w × in_c) = d(loss)/d(in), overwritten.
 void ConvBackwardData(const ConvShape& s, const float* dout,
                       const float* weights, float* din);
