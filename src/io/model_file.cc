@@ -79,7 +79,9 @@ class Reader {
       need(SIZE_MAX, what);  // throws with the sizes
     }
     std::vector<float> v(count);
-    std::memcpy(v.data(), p_, count * sizeof(float));
+    // An empty vector's data() may be null, and memcpy from or to null is
+    // undefined even for 0 bytes (an SGD checkpoint keeps no state).
+    if (count != 0) std::memcpy(v.data(), p_, count * sizeof(float));
     p_ += count * sizeof(float);
     return v;
   }
