@@ -3,6 +3,7 @@
 //                                      be downloaded on every machine)
 //   --data DIR                        where the dataset's files are
 //   --epochs N, --batch N, --adam, --out DIR (where an example writes files)
+//   --lr X                            the optimiser's (initial) learning rate
 #pragma once
 
 #include <cstdlib>
@@ -20,6 +21,7 @@ struct Args {
   int epochs = 0;        // 0: the example's default
   std::size_t batch = 0;  // 0: the example's default
   bool adam = false;
+  float lr = 0;           // 0: the example's default
   std::string out = "out";
 };
 
@@ -41,6 +43,8 @@ inline Args parse_args(int argc, char** argv, const char* usage) {
       a.batch = static_cast<std::size_t>(std::stoul(value()));
     } else if (arg == "--adam") {
       a.adam = true;
+    } else if (arg == "--lr") {
+      a.lr = std::stof(value());
     } else if (arg == "--out") {
       a.out = value();
     } else {

@@ -34,8 +34,7 @@ int main(int argc, char** argv) {
     const auto without = run<false>(train, test, epochs);
     const auto png = std::filesystem::path(args.out) / "dropout_study.png";
     sq::plot::compare({{"dropout", with}, {"no dropout", without}}, png,
-                      "Fashion-MNIST CNN on 6,000 images: with vs without "
-                      "Dropout");
+                      "CNN on 6,000 Fashion-MNIST images: Dropout or not");
     std::printf("\nwrote %s\n", png.c_str());
     for (const auto& [name, h] :
          {std::pair{"with_dropout", &with}, std::pair{"without_dropout", &without}}) {

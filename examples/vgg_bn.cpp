@@ -8,7 +8,7 @@
 // lr 1e-3 and 0.918 at 2e-3, both with the cosine decay).
 //
 //   vgg_bn [--dataset fashion-mnist|cifar10] [--data DIR] [--epochs N]
-//          [--batch N]
+//          [--batch N] [--lr X]
 #include <cstdio>
 
 #include "common.hpp"
@@ -35,19 +35,19 @@ int main(int argc, char** argv) {
     const auto args = examples::parse_args(
         argc, argv,
         "vgg_bn [--dataset fashion-mnist|cifar10] [--data DIR] [--epochs N] "
-        "[--batch N]");
+        "[--batch N] [--lr X]");
     const auto data = examples::load(args);
     return examples::with_input_shape(args, [&]<int H, int W, int C>() {
       sq::Model<Vgg<H, W, C>, sq::SparseCategoricalCrossentropy> model{
           sq::Seed{1}};
       std::cout << model.summary() << "\n";
       const int epochs = args.epochs ? args.epochs : 5;
-      constexpr float kLearningRate = 2e-3f;
+      const float lr = args.lr > 0 ? args.lr : 2e-3f;
       sq::LearningRateScheduler schedule(
-          sq::schedules::cosine(kLearningRate, epochs, kLearningRate / 50));
+          sq::schedules::cosine(lr, epochs, lr / 50));
       const bool cifar = args.dataset == "cifar10";
       const auto history = model.fit(
-          data.train, sq::Adam{.lr = kLearningRate},
+          data.train, sq::Adam{.lr = lr},
           {.epochs = epochs,
            .batch_size = args.batch ? args.batch : 64,
            .validation = &data.test,

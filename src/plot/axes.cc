@@ -156,7 +156,12 @@ void line_chart(Canvas& canvas, Rect area, const std::string& subtitle,
     double pad = y_max > y_min ? (y_max - y_min) * 0.05
                                : std::max(std::abs(y_max) * 0.05, 0.05);
     if (!std::isfinite(pad)) pad = 0;
-    y_ticks = nice_ticks(y_min - pad, y_max + pad, 5, false);
+    // Losses and accuracies never go below 0, accuracies never above 1:
+    // headroom must not put the axis where no value can be.
+    double lo = y_min - pad, hi = y_max + pad;
+    if (y_min >= 0) lo = std::max(lo, 0.0);
+    if (y_min >= 0 && y_max <= 1 && y_max > y_min) hi = std::min(hi, 1.0);
+    y_ticks = nice_ticks(lo, hi, 5, false);
     // A single epoch sits in the middle, with only its own tick.
     if (x_min == x_max) {
       x_min -= 0.5;
