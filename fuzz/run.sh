@@ -7,8 +7,10 @@
 #   fuzz/run.sh [SECONDS_PER_FUZZER] [FUZZER...]   (default 60, all four)
 #
 # SECONDS is wall time; several runs add up, as the corpus persists.
-# Environment: SEQUENT_FUZZ_BUILD (default ./build-fuzz), SEQUENT_JOBS
-# (build jobs, default the number of cores). Prints one summary line per
+# Environment: SEQUENT_FUZZ_CPU (stop each fuzzer once it has used this
+# many CPU seconds, within the wall time; on a busy machine the two
+# differ), SEQUENT_FUZZ_BUILD (default ./build-fuzz), SEQUENT_JOBS (build
+# jobs, default the number of cores). Prints one summary line per
 # fuzzer (wall and CPU seconds, executions, coverage, corpus size) and
 # appends it to $WORK/summary.txt; exits 1 if any fuzzer found a crash,
 # hang, leak, memory bomb or UB. Artifacts of findings stay in
@@ -62,8 +64,11 @@ if ! cmake --build "$BUILD" -j "$JOBS" --target make_fuzz_seeds "${FUZZERS[@]}" 
   log "build failed: see $BUILD/fuzz-build.log"
   exit 1
 fi
-rm -rf "$WORK/seeds"
-"$BUILD/fuzz/make_fuzz_seeds" "$WORK/seeds"
+# Seeds of this run only, so that runs of different fuzzers can overlap.
+SEEDS="$WORK/seeds-$$"
+trap 'rm -rf "$SEEDS"' EXIT
+"$BUILD/fuzz/make_fuzz_seeds" "$SEEDS"
+CPU_EACH="${SEQUENT_FUZZ_CPU:-0}"
 
 # UB is a finding like a crash: halt on the first report (the code is built
 # recoverable so that the few third-party reports in ubsan.supp can be
@@ -79,12 +84,13 @@ replays_alone() {
     >"$WORK/$1.log.replay" 2>&1
 }
 
-# Runs one fuzzer for up to $SECONDS_EACH of wall time, in segments.
+# Runs one fuzzer for up to $SECONDS_EACH of wall time (and, if set, until
+# it has used $CPU_EACH seconds of CPU), in segments.
 # libFuzzer's -timeout counts wall time, so a process that is stopped or
 # starved by other work on a shared machine ends a segment with a "timeout"
 # that is no hang: its input is replayed alone, and if it finishes the
-# artifact is dropped and fuzzing resumes for the rest of the time. Slow-unit
-# files (also wall time) are moved out of crashes/: they are not findings.
+# artifact goes to slow/ and fuzzing resumes for the rest of the time.
+# Slow-unit files (also wall time) go there too: they are not findings.
 # Sets $result, $cpu, $runs and $slow.
 fuzz_one() {
   local fuzzer=$1 corpus=$2 crashes=$3 logfile=$4 start rc remaining
@@ -94,6 +100,14 @@ fuzz_one() {
   : >"$logfile"
   while remaining=$((SECONDS_EACH - ($(date +%s) - start))); \
       [ "$remaining" -gt 0 ]; do
+    # One process uses at most one second of CPU per second: a segment as
+    # long as the CPU time still wanted cannot overshoot it.
+    if [ "$CPU_EACH" -gt 0 ]; then
+      [ "$cpu" -lt "$CPU_EACH" ] || break
+      if [ $((CPU_EACH - cpu)) -lt "$remaining" ]; then
+        remaining=$((CPU_EACH - cpu))
+      fi
+    fi
     segment=$((segment + 1))
     echo "=== segment $segment: ${remaining}s left" >>"$logfile"
     seen=$(wc -l <"$logfile")
@@ -104,19 +118,19 @@ fuzz_one() {
         -timeout=25 -timeout_exitcode=70 -report_slow_units=25 \
         -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
         -artifact_prefix="$crashes/" \
-        "$corpus" "$WORK/seeds/$fuzzer" >>"$logfile" 2>&1; } \
+        "$corpus" "$SEEDS/$fuzzer" >>"$logfile" 2>&1; } \
       2>"$logfile.time" || rc=$?
     cpu=$(awk -v c="$cpu" '{printf "%d", c + $1 + $2}' "$logfile.time")
     mkdir -p "$WORK/slow/$fuzzer"
     find "$crashes" -name 'slow-unit-*' -exec mv -t "$WORK/slow/$fuzzer" {} +
-    [ "$rc" -eq 0 ] && break
+    [ "$rc" -eq 0 ] && continue  # time is up, or more CPU time is wanted
     artifact=$(tail -n +"$((seen + 1))" "$logfile" |
                sed -n 's/.*Test unit written to \(.*\)$/\1/p' | tail -1)
     if [ "$rc" -eq 70 ] && [ -n "$artifact" ] && [ -f "$artifact" ] &&
         replays_alone "$fuzzer" "$artifact"; then
       log "$fuzzer: a timeout did not reproduce alone (stopped or starved)"
       echo "=== $(basename "$artifact") finished alone: not a hang" >>"$logfile"
-      rm -f "$artifact"
+      mv "$artifact" "$WORK/slow/$fuzzer/"
       continue
     fi
     if [ "$rc" -eq 70 ]; then
@@ -138,7 +152,8 @@ for fuzzer in "${FUZZERS[@]}"; do
   crashes="$WORK/crashes/$fuzzer"
   logfile="$WORK/$fuzzer.log"
   mkdir -p "$corpus" "$crashes"
-  log "$fuzzer for ${SECONDS_EACH}s (log: $logfile)"
+  log "$fuzzer for ${SECONDS_EACH}s$([ "$CPU_EACH" -gt 0 ] &&
+    echo " or ${CPU_EACH}s of CPU") (log: $logfile)"
   fuzz_one "$fuzzer" "$corpus" "$crashes" "$logfile"
   [ "$result" = ok ] || status=1
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$logfile" | tail -1)
