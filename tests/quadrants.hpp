@@ -1,4 +1,4 @@
-// A tiny classification task for whole-model tests: 6×6 grey images over 4
+// A tiny classification task for whole-model tests: S×S grey images over 4
 // classes, the class deciding which quadrant is bright, so that a small
 // network learns it in a few epochs.
 #pragma once
@@ -10,24 +10,26 @@
 
 namespace sequent::test {
 
-inline data::Dataset quadrant_images(std::size_t n, std::uint64_t seed) {
+template <int S = 6>
+data::Dataset quadrant_images(std::size_t n, std::uint64_t seed) {
+  static_assert(S % 2 == 0, "quadrants need an even image size");
   Rng rng(seed);
-  std::vector<std::uint8_t> pixels(n * 36);
+  std::vector<std::uint8_t> pixels(n * S * S);
   std::vector<std::int32_t> labels(n);
   for (std::size_t i = 0; i < n; ++i) {
     const int label = static_cast<int>(rng.next() % 4);
     labels[i] = label;
-    for (int y = 0; y < 6; ++y) {
-      for (int x = 0; x < 6; ++x) {
-        const int quadrant = (y / 3) * 2 + x / 3;
+    for (int y = 0; y < S; ++y) {
+      for (int x = 0; x < S; ++x) {
+        const int quadrant = (y / (S / 2)) * 2 + x / (S / 2);
         const float base = quadrant == label ? 180.0f : 40.0f;
-        pixels[i * 36 + y * 6 + x] =
+        pixels[i * S * S + y * S + x] =
             static_cast<std::uint8_t>(base + rng.uniform(0.0f, 60.0f));
       }
     }
   }
   return {std::move(pixels),
-          {6, 6, 1},
+          {S, S, 1},
           std::move(labels),
           {"a", "b", "c", "d"},
           "quadrants"};
@@ -51,6 +53,10 @@ inline OwnedBatch first_batch(const data::Dataset& data, std::size_t n) {
 template <class M>
 std::vector<float> params_of(const M& m) {
   return {m.parameters().begin(), m.parameters().end()};
+}
+template <class M>
+std::vector<float> state_of(const M& m) {
+  return {m.state().begin(), m.state().end()};
 }
 
 }  // namespace sequent::test

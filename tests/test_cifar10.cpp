@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "error_message.hpp"
 #include "hwy_targets.hpp"
 #include "sequent/data/augment.hpp"
 #include "sequent/data/cifar10.hpp"
@@ -75,21 +76,7 @@ void write_text(const fs::path& path, const std::string& text) {
   write_file(path, Bytes(text.begin(), text.end()));
 }
 
-// A predicate for BOOST_CHECK_EXCEPTION: the message contains every part.
-template <class... Parts>
-auto message_has(Parts... parts) {
-  return [=](const std::exception& error) {
-    const std::string message = error.what();
-    bool all_found = true;
-    for (const std::string& part : {std::string(parts)...}) {
-      const bool found = message.find(part) != std::string::npos;
-      BOOST_CHECK_MESSAGE(
-          found, "message \"" << message << "\" lacks \"" << part << "\"");
-      all_found = all_found && found;
-    }
-    return all_found;
-  };
-}
+using sequent::test::message_has;
 
 // Channel c of pixel (y, x) of test image `image`. Rows, columns, channels
 // and images all change the value differently, so reading the wrong plane,

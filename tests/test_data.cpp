@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "error_message.hpp"
 #include "sequent/data/dataset.hpp"
 #include "sequent/data/fashion_mnist.hpp"
 #include "sequent/data/idx.hpp"
@@ -103,21 +104,7 @@ Bytes read_bytes(const fs::path& path) {
   return Bytes(std::istreambuf_iterator<char>(in), {});
 }
 
-// A predicate for BOOST_CHECK_EXCEPTION: the message contains every part.
-template <class... Parts>
-auto message_has(Parts... parts) {
-  return [=](const std::exception& error) {
-    const std::string message = error.what();
-    bool all_found = true;
-    for (const std::string& part : {std::string(parts)...}) {
-      const bool found = message.find(part) != std::string::npos;
-      BOOST_CHECK_MESSAGE(
-          found, "message \"" << message << "\" lacks \"" << part << "\"");
-      all_found = all_found && found;
-    }
-    return all_found;
-  };
-}
+using sequent::test::message_has;
 
 std::vector<std::string> class_names(int count) {
   std::vector<std::string> names;

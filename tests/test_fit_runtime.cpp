@@ -18,6 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "error_message.hpp"
+#include "quadrants.hpp"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <omp.h>
 #include <xmmintrin.h>
@@ -27,6 +30,10 @@
 #endif
 
 namespace sq = sequent;
+using sq::test::message_has;
+using sq::test::params_of;
+using sq::test::quadrant_images;
+using sq::test::state_of;
 
 namespace {
 
@@ -38,55 +45,8 @@ std::vector<float> random_vector(std::size_t n, std::uint64_t seed,
   return v;
 }
 
-// n random S×S images over 4 classes; the class decides the bright quadrant.
-template <int S = 6>
-sq::data::Dataset make_images(std::size_t n, std::uint64_t seed) {
-  sq::Rng rng(seed);
-  std::vector<std::uint8_t> pixels(n * S * S);
-  std::vector<std::int32_t> labels(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const int label = static_cast<int>(rng.next() % 4);
-    labels[i] = label;
-    for (int y = 0; y < S; ++y) {
-      for (int x = 0; x < S; ++x) {
-        const int quadrant = (y / (S / 2)) * 2 + x / (S / 2);
-        const float base = quadrant == label ? 180.0f : 40.0f;
-        pixels[i * S * S + y * S + x] =
-            static_cast<std::uint8_t>(base + rng.uniform(0.0f, 60.0f));
-      }
-    }
-  }
-  return {std::move(pixels),
-          {S, S, 1},
-          std::move(labels),
-          {"a", "b", "c", "d"},
-          "generated"};
-}
-
-template <class M>
-std::vector<float> params_of(const M& m) {
-  return {m.parameters().begin(), m.parameters().end()};
-}
-template <class M>
-std::vector<float> state_of(const M& m) {
-  return {m.state().begin(), m.state().end()};
-}
-
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-template <class E>
-auto message_has(std::vector<std::string> parts) {
-  return [parts](const E& e) {
-    for (const auto& p : parts) {
-      if (!contains(e.what(), p)) {
-        BOOST_TEST_MESSAGE("message: " << e.what() << " lacks " << p);
-        return false;
-      }
-    }
-    return true;
-  };
 }
 
 using Mlp = sq::Sequential<sq::Input<6, 6, 1>, sq::Flatten, sq::Dense<16>,
@@ -104,7 +64,7 @@ std::size_t count(const std::string& s, char c) {
 // ---------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(bar_shows_progress_eta_loss_and_accuracy) {
-  const auto train = make_images(64, 1);
+  const auto train = quadrant_images(64, 1);
   sq::Model<Mlp, Loss> m{sq::Seed{1}};
   std::ostringstream log;
   const auto h = m.fit(train, sq::Adam{.lr = 1e-2f},
@@ -169,7 +129,7 @@ BOOST_AUTO_TEST_CASE(partial_bar_estimates_the_time_left) {
 
 // kAuto: plain lines unless the log is std::cout on a terminal.
 BOOST_AUTO_TEST_CASE(auto_verbosity_picks_lines_off_a_terminal) {
-  const auto train = make_images(64, 2);
+  const auto train = quadrant_images(64, 2);
   {
     sq::Model<Mlp, Loss> m{sq::Seed{1}};
     std::ostringstream log;
@@ -286,7 +246,7 @@ struct ProbeSGD {
 
 BOOST_AUTO_TEST_CASE(fit_flushes_denormals_and_restores_the_mode) {
   const unsigned original = _mm_getcsr();
-  const auto train = make_images(64, 3);
+  const auto train = quadrant_images(64, 3);
   for (unsigned before : {0u, kFtz}) {
     set_flush_bits(before);
     BOOST_REQUIRE(results_flushed() == (before == kFtz));
@@ -319,7 +279,7 @@ BOOST_AUTO_TEST_CASE(fit_flushes_denormals_and_restores_the_mode) {
 BOOST_AUTO_TEST_CASE(train_step_flushes_denormals_and_restores_the_mode) {
   const unsigned original = _mm_getcsr();
   set_flush_bits(0);
-  const auto data = make_images(8, 4);
+  const auto data = quadrant_images(8, 4);
   std::vector<float> x(8 * 36);
   std::vector<std::int32_t> labels(8);
   const std::vector<std::uint32_t> idx{0, 1, 2, 3, 4, 5, 6, 7};
@@ -349,15 +309,13 @@ BOOST_AUTO_TEST_CASE(train_step_with_a_nan_loss_changes_nothing) {
   const std::vector<float> bad_x{1.0f, NAN, 0.5f, 0.25f};
   const std::vector<float> x{1.0f, 2.0f, 0.5f, 0.25f};
   const std::vector<float> y{3.0f, 1.0f};
-  BOOST_CHECK_EXCEPTION(m.train_step({bad_x, {}, y, 2}, sq::Adam{.lr = 0.1f}),
-                        sq::NonFiniteLoss,
-                        message_has<sq::NonFiniteLoss>(
-                            {"train_step", "loss became nan", "not applied"}));
+  BOOST_CHECK_EXCEPTION(
+      m.train_step({bad_x, {}, y, 2}, sq::Adam{.lr = 0.1f}), sq::NonFiniteLoss,
+      message_has("train_step", "loss became nan", "not applied"));
   BOOST_TEST(params_of(m) == before);
   const std::vector<float> inf_y{std::numeric_limits<float>::infinity(), 1.0f};
   BOOST_CHECK_EXCEPTION(m.train_step({x, {}, inf_y, 2}, sq::Adam{.lr = 0.1f}),
-                        sq::NonFiniteLoss,
-                        message_has<sq::NonFiniteLoss>({"not applied"}));
+                        sq::NonFiniteLoss, message_has("not applied"));
   BOOST_TEST(params_of(m) == before);
   // The next good step is exactly the first step of a fresh model.
   sq::Model<Line, sq::MeanSquaredError> fresh{sq::Seed{1}};
@@ -377,33 +335,29 @@ BOOST_AUTO_TEST_CASE(float_dataset_that_does_not_fit_is_refused) {
                                            std::vector<float>(4), 1);
   const sq::data::FloatDataset wide_targets(std::vector<float>(8), 2,
                                             std::vector<float>(8), 2);
-  BOOST_CHECK_EXCEPTION(
-      m.fit(wide_inputs, sq::SGD{}), std::invalid_argument,
-      message_has<std::invalid_argument>({"inputs of 3", "Input (2,)"}));
-  BOOST_CHECK_EXCEPTION(
-      m.fit(wide_targets, sq::SGD{}), std::invalid_argument,
-      message_has<std::invalid_argument>({"targets of 2", "output (1,)"}));
+  BOOST_CHECK_EXCEPTION(m.fit(wide_inputs, sq::SGD{}), std::invalid_argument,
+                        message_has("inputs of 3", "Input (2,)"));
+  BOOST_CHECK_EXCEPTION(m.fit(wide_targets, sq::SGD{}), std::invalid_argument,
+                        message_has("targets of 2", "output (1,)"));
   // A validation set that does not fit is refused before any training.
   BOOST_CHECK_EXCEPTION(
       m.fit(good, sq::SGD{},
             {.validation = &wide_inputs, .verbose = sq::Verbosity::kSilent}),
-      std::invalid_argument,
-      message_has<std::invalid_argument>({"inputs of 3", "Input (2,)"}));
+      std::invalid_argument, message_has("inputs of 3", "Input (2,)"));
   BOOST_TEST(params_of(m) == before);
-  BOOST_CHECK_EXCEPTION(
-      m.evaluate(wide_targets), std::invalid_argument,
-      message_has<std::invalid_argument>({"targets of 2", "output (1,)"}));
+  BOOST_CHECK_EXCEPTION(m.evaluate(wide_targets), std::invalid_argument,
+                        message_has("targets of 2", "output (1,)"));
   // A batch of the wrong width, too.
   const std::vector<float> x(6), y(2);
-  BOOST_CHECK_EXCEPTION(
-      m.train_step({x, {}, y, 2}, sq::SGD{}), std::invalid_argument,
-      message_has<std::invalid_argument>({"6 input floats", "(2,)"}));
+  BOOST_CHECK_EXCEPTION(m.train_step({x, {}, y, 2}, sq::SGD{}),
+                        std::invalid_argument,
+                        message_has("6 input floats", "(2,)"));
 }
 
 // shuffle = false: the batches are the dataset's order, so fit is exactly
 // a hand loop of train_step over consecutive slices.
 BOOST_AUTO_TEST_CASE(unshuffled_fit_equals_a_hand_loop_of_train_step) {
-  const auto train = make_images(100, 5);  // 3 batches of 32 and one of 4
+  const auto train = quadrant_images(100, 5);  // 3 batches of 32 and one of 4
   constexpr std::size_t kBatch = 32;
   sq::Model<Mlp, Loss> fitted{sq::Seed{2}}, looped{sq::Seed{2}},
       shuffled{sq::Seed{2}};
@@ -551,7 +505,7 @@ BOOST_AUTO_TEST_CASE(cnn_fit_is_bitwise_deterministic) {
                      sq::ReLU, sq::MaxPool2D<2>,                   //
                      sq::Conv2D<8, 3>, sq::ReLU,                   //
                      sq::Flatten, sq::Dropout<0.25>, sq::Dense<4>, sq::Softmax>;
-  const auto train = make_images<12>(256, 6);
+  const auto train = quadrant_images<12>(256, 6);
   const sq::FitOptions options{
       .epochs = 2, .batch_size = 32, .verbose = sq::Verbosity::kSilent};
   BOOST_TEST_MESSAGE("threads: " << sq::num_threads());
