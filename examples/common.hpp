@@ -18,10 +18,10 @@ namespace examples {
 struct Args {
   std::string dataset = "fashion-mnist";
   std::optional<std::string> data_dir;
-  int epochs = 0;        // 0: the example's default
+  int epochs = 0;         // 0: the example's default
   std::size_t batch = 0;  // 0: the example's default
-  bool adam = false;
   float lr = 0;           // 0: the example's default
+  bool adam = false;
   std::string out = "out";
 };
 
@@ -53,8 +53,8 @@ inline Args parse_args(int argc, char** argv, const char* usage) {
     }
   }
   if (a.dataset != "fashion-mnist" && a.dataset != "cifar10") {
-    throw std::invalid_argument("--dataset must be fashion-mnist or cifar10, "
-                                "not '" + a.dataset + "'");
+    throw std::invalid_argument(
+        "--dataset must be fashion-mnist or cifar10, not '" + a.dataset + "'");
   }
   return a;
 }

@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
     // epochs at a small rate settle the weights (and BatchNorm's statistics)
     // that the regularised network has found.
     const int epochs = args.epochs ? args.epochs : 6;
-    sq::LearningRateScheduler schedule(sq::schedules::cosine(1e-3f, epochs,
-                                                             2e-5f));
+    sq::LearningRateScheduler schedule(
+        sq::schedules::cosine(1e-3f, epochs, 2e-5f));
     const auto history = model.fit(train, sq::Adam{.lr = 1e-3f},
                                    {.epochs = epochs,
                                     .batch_size = args.batch ? args.batch : 64,

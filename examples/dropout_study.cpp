@@ -36,8 +36,8 @@ int main(int argc, char** argv) {
     sq::plot::compare({{"dropout", with}, {"no dropout", without}}, png,
                       "CNN on 6,000 Fashion-MNIST images: Dropout or not");
     std::printf("\nwrote %s\n", png.c_str());
-    for (const auto& [name, h] :
-         {std::pair{"with_dropout", &with}, std::pair{"without_dropout", &without}}) {
+    for (const auto& [name, h] : {std::pair{"with_dropout", &with},
+                                  std::pair{"without_dropout", &without}}) {
       const auto& e = h->last();
       std::printf("%s: train_accuracy %.4f val_accuracy %.4f gap %.4f\n", name,
                   e.accuracy, e.val_accuracy, e.accuracy - e.val_accuracy);
