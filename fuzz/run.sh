@@ -100,8 +100,8 @@ fuzz_one() {
   : >"$logfile"
   while remaining=$((SECONDS_EACH - ($(date +%s) - start))); \
       [ "$remaining" -gt 0 ]; do
-    # One process uses at most one second of CPU per second: a segment as
-    # long as the CPU time still wanted cannot overshoot it.
+    # A fuzzer fuzzes on one thread, so a segment as long as the CPU time
+    # still wanted overshoots it only by what its helper threads use.
     if [ "$CPU_EACH" -gt 0 ]; then
       [ "$cpu" -lt "$CPU_EACH" ] || break
       if [ $((CPU_EACH - cpu)) -lt "$remaining" ]; then
