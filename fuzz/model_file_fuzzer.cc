@@ -79,7 +79,7 @@ void check_one(const std::uint8_t* data, std::size_t size, const char* name) {
     if (count != t.values.size()) std::abort();
   }
   // Written back: the same file again (a version 1 file becomes version 2).
-  const auto copy = path.string() + ".copy";
+  const auto copy = fuzz::scratch_path(std::string(name) + ".copy");
   io::write_model_file(copy, *parsed);
   std::ifstream in(copy, std::ios::binary);
   const std::vector<std::uint8_t> written(std::istreambuf_iterator<char>(in),
