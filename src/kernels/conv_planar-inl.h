@@ -365,6 +365,15 @@ struct GradientUnits {
   std::size_t count(const PlanarProblem& p) const {
     return p.src_c * kernel_h * groups;
   }
+  // Unit u: input channel c, kernel row ky, output channels [o0, o1).
+  struct Unit {
+    std::size_t c, ky, o0, o1;
+  };
+  Unit at(std::size_t u, std::size_t out_c) const {
+    const std::size_t group = u % groups;
+    return {u / groups / kernel_h, (u / groups) % kernel_h,
+            out_c * group / groups, out_c * (group + 1) / groups};
+  }
 };
 
 template <std::size_t kW, std::size_t... kOuts>
@@ -428,11 +437,7 @@ void PlanarWeightGradientUnits(const PlanarProblem& p, const float* dout,
       }
     }
     for (std::size_t u = u_begin; u < u_end; ++u) {
-      const std::size_t group = u % units.groups;
-      const std::size_t ky = (u / units.groups) % p.kernel_h;
-      const std::size_t c = u / units.groups / p.kernel_h;
-      const std::size_t o0 = p.out_c * group / units.groups;
-      const std::size_t o1 = p.out_c * (group + 1) / units.groups;
+      const auto [c, ky, o0, o1] = units.at(u, p.out_c);
       kUnits[o1 - o0 - 1](d, p, planes, image, gradient, gradient_width, c, ky,
                           o0, partial + (u - u_begin) * unit_floats);
     }
@@ -440,11 +445,7 @@ void PlanarWeightGradientUnits(const PlanarProblem& p, const float* dout,
   // Each weight is the sum of its accumulator's lanes, in lane order.
   HWY_ALIGN float lanes_of[hn::MaxLanes(decltype(d)())];
   for (std::size_t u = u_begin; u < u_end; ++u) {
-    const std::size_t group = u % units.groups;
-    const std::size_t ky = (u / units.groups) % p.kernel_h;
-    const std::size_t c = u / units.groups / p.kernel_h;
-    const std::size_t o0 = p.out_c * group / units.groups;
-    const std::size_t o1 = p.out_c * (group + 1) / units.groups;
+    const auto [c, ky, o0, o1] = units.at(u, p.out_c);
     const float* sums = partial + (u - u_begin) * unit_floats;
     for (std::size_t kx = 0; kx < kW; ++kx) {
       for (std::size_t r = 0; r < o1 - o0; ++r) {
