@@ -9,17 +9,12 @@ inputs; each figure the faster of 1 and 2 intra-op threads (its setting is
 printed), OpenBLAS single-threaded, denormals flushed. Prints
 `key: value` lines.
 """
-import os
 import sys
 import time
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# First: it sets OpenBLAS' thread count before torch loads OpenBLAS.
+from torch_threads import report
 import torch  # noqa: E402
-
-# Intra-op thread counts tried; each figure is the fastest (TORCH_THREADS=n
-# pins one).
-THREADS = ([int(os.environ["TORCH_THREADS"])] if "TORCH_THREADS" in os.environ
-           else [1, 2])
 from torch import nn  # noqa: E402
 
 
@@ -76,22 +71,6 @@ def predict_seconds(make, count, rounds):
                 times.append(time.perf_counter() - start)
     times.sort()
     return times[len(times) // 2]
-
-
-def fastest(measure, higher_is_better):
-    """The best figure over PyTorch's thread settings here (1 and 2
-    intra-op threads; OpenBLAS stays single-threaded), and its setting."""
-    results = []
-    for threads in THREADS:
-        torch.set_num_threads(threads)
-        results.append((measure(), threads))
-    return (max if higher_is_better else min)(results)
-
-
-def report(key, measure, higher_is_better, fmt):
-    value, threads = fastest(measure, higher_is_better)
-    print(f"{key}: {value:{fmt}}")
-    print(f"{key}_threads: {threads}")
 
 
 def main():

@@ -12,14 +12,10 @@ import struct
 import sys
 import time
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# First: it sets OpenBLAS' thread count before numpy or torch loads OpenBLAS.
+from torch_threads import report
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
-# Intra-op thread counts tried; each figure is the fastest (TORCH_THREADS=n
-# pins one).
-THREADS = ([int(os.environ["TORCH_THREADS"])] if "TORCH_THREADS" in os.environ
-           else [1, 2])
 
 DATA = os.environ.get("SEQUENT_DATA", "/usr/share/datasets/fashion-mnist")
 
@@ -76,22 +72,6 @@ def single_image_microseconds(x):
                 torch.softmax(net(img), 1).argmax(1)
             times.append((time.perf_counter() - start) / 500 * 1e6)
     return sorted(times)[len(times) // 2]
-
-
-def fastest(measure, higher_is_better):
-    """The best figure over PyTorch's thread settings (THREADS) and its
-    setting; OpenBLAS stays single-threaded."""
-    results = []
-    for threads in THREADS:
-        torch.set_num_threads(threads)
-        results.append((measure(), threads))
-    return (max if higher_is_better else min)(results)
-
-
-def report(key, measure, higher_is_better, fmt):
-    value, threads = fastest(measure, higher_is_better)
-    print(f"{key}: {value:{fmt}}")
-    print(f"{key}_threads: {threads}")
 
 
 def main():
