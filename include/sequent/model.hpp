@@ -94,7 +94,7 @@ class Model {
   // the kernel it runs as after fusion.
   static std::string summary() { return sequent::summary<Net, Loss, F>(); }
 
-  // ---- parameters ---------------------------------------------------------
+  // ---- parameters -----------------------------------------------------------
 
   // The flat parameter buffer (with per-layer padding on 64-byte lines).
   std::span<float> parameters() {
@@ -258,7 +258,7 @@ class Model {
     class_names_ = std::move(names);
   }
 
-  // ---- training -----------------------------------------------------------
+  // ---- training -------------------------------------------------------------
 
   template <Optimizer Opt>
   History fit(const data::Dataset& train, const Opt& optimizer,
@@ -310,7 +310,7 @@ class Model {
                                  : NAN};
   }
 
-  // ---- evaluation and prediction -----------------------------------------
+  // ---- evaluation and prediction --------------------------------------------
 
   Evaluation evaluate(const data::Dataset& data, std::size_t batch_size = 256) {
     check_dataset(data);
@@ -783,8 +783,7 @@ class Model {
                                   derived_.data(), n, false, 0);
   }
 
-  // ---- files
-  // ------------------------------------------------------------------
+  // ---- files ----------------------------------------------------------------
 
   io::ModelFile to_file(io::FileKind kind) const {
     io::ModelFile f;
@@ -876,8 +875,7 @@ class Model {
     derived_stale_ = true;
   }
 
-  // ---- helpers
-  // ---------------------------------------------------------------
+  // ---- helpers --------------------------------------------------------------
 
   std::size_t count_correct(const float* out, LossTargets t, std::size_t b) {
     if (predicted_.size() < b) predicted_.resize(b);
@@ -944,8 +942,7 @@ class Model {
     });
   }
 
-  // ---- input checks
-  // ------------------------------------------------------------
+  // ---- input checks ---------------------------------------------------------
 
   static void check_batch_size(std::size_t batch_size) {
     if (batch_size == 0) {
