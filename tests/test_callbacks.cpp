@@ -495,6 +495,51 @@ BOOST_AUTO_TEST_CASE(learning_rate_schedules) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(warmup_cosine_schedule) {
+  const auto lr = sq::schedules::warmup_cosine(1.0f, 4.0, 0.0f, 1.0);
+  const auto near = boost::test_tools::tolerance(1e-6f);
+  BOOST_TEST(lr(0.0, 0) == 0.1f, near);   // warm-up starts at lr0 / 10
+  BOOST_TEST(lr(0.5, 0) == 0.55f, near);  // linear rise
+  BOOST_TEST(lr(1.0, 0) == 1.0f, near);   // the peak, then the cosine
+  BOOST_TEST(lr(2.5, 0) == 0.5f, near);   // halfway down
+  BOOST_TEST(lr(4.0, 0) == 0.0f, near);
+  BOOST_TEST(lr(9.0, 0) == 0.0f, near);  // past the end it stays at min_lr
+  const auto no_warmup = sq::schedules::warmup_cosine(2.0f, 2.0, 0.5f);
+  BOOST_TEST(no_warmup(0.0, 0) == 2.0f, near);
+  BOOST_TEST(no_warmup(1.0, 0) == 1.25f, near);
+  BOOST_CHECK_THROW(sq::schedules::warmup_cosine(1.0f, 0.0), std::exception);
+  BOOST_CHECK_THROW(sq::schedules::warmup_cosine(1.0f, 2.0, 0.0f, 2.0),
+                    std::exception);
+}
+
+// The step scheduler runs before every batch with the epochs done so far,
+// and the rate it returns is the one that step trains with: a rate of 0
+// through epoch 1 leaves the weights as they were.
+BOOST_AUTO_TEST_CASE(step_scheduler_sets_the_rate_of_every_step) {
+  Regressor m{sq::Seed{3}};
+  const auto before = params_of(m);
+  std::vector<double> seen;
+  sq::StepLearningRateScheduler sched([&](double progress, float) {
+    seen.push_back(progress);
+    return progress < 1.0 ? 0.0f : 0.01f * static_cast<float>(seen.size());
+  });
+  Snapshot snap;
+  const auto h = m.fit(line_data(64, 1), sq::SGD{.lr = 1.0f},
+                       {.epochs = 2,
+                        .batch_size = 16,
+                        .verbose = sq::Verbosity::kSilent,
+                        .callbacks = {&sched, &snap}});
+  const std::vector<double> expected{0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75};
+  BOOST_TEST(seen == expected, boost::test_tools::per_element());
+  BOOST_REQUIRE_EQUAL(snap.weights.size(), 2u);
+  BOOST_TEST(snap.weights[0] == before);
+  BOOST_TEST(snap.weights[1] != before);
+  // An epoch records the rate of its last step.
+  BOOST_TEST(h.epochs[0].learning_rate == 0.0);
+  BOOST_TEST(h.epochs[1].learning_rate == 0.08,
+             boost::test_tools::tolerance(1e-6));
+}
+
 BOOST_AUTO_TEST_CASE(terminate_on_nan_watches_validation) {
   Regressor m;
   std::vector<float> x{1, 2}, y{NAN, NAN};

@@ -603,6 +603,10 @@ class Model {
         const std::size_t b = std::min(batch_size, n - s * batch_size);
         const std::span<const std::uint32_t> indices(
             order.data() + s * batch_size, b);
+        for (Callback* c : options.callbacks) {
+          c->on_batch_begin(epoch, s, steps, control);
+        }
+        opt.lr = control.learning_rate;
         LossTargets targets;
         if constexpr (std::is_same_v<Data, data::Dataset>) {
           if (options.augmentation.enabled()) {

@@ -219,6 +219,18 @@ void LearningRateScheduler::on_epoch_begin(int epoch,
   control.learning_rate = schedule_(epoch, control.learning_rate);
 }
 
+StepLearningRateScheduler::StepLearningRateScheduler(
+    std::function<float(double, float)> schedule)
+    : schedule_(std::move(schedule)) {}
+
+void StepLearningRateScheduler::on_batch_begin(int epoch, std::size_t step,
+                                               std::size_t steps,
+                                               TrainingControl& control) {
+  const double progress =
+      (epoch - 1) + static_cast<double>(step) / static_cast<double>(steps);
+  control.learning_rate = schedule_(progress, control.learning_rate);
+}
+
 void TerminateOnNaN::on_epoch_end(const EpochRecord& r, TrainingControl&) {
   const bool bad_loss = !std::isfinite(r.loss);
   if (bad_loss || (r.validated && !std::isfinite(r.val_loss))) {
@@ -242,6 +254,22 @@ std::function<float(int, float)> cosine(float lr0, int epochs, float min_lr) {
   if (epochs < 1) throw std::invalid_argument("schedules::cosine: epochs >= 1");
   return [=](int epoch, float) {
     const double t = std::min(1.0, double(epoch - 1) / epochs);
+    return static_cast<float>(
+        min_lr + 0.5 * (lr0 - min_lr) * (1 + std::cos(std::numbers::pi * t)));
+  };
+}
+
+std::function<float(double, float)> warmup_cosine(float lr0, double epochs,
+                                                  float min_lr, double warmup) {
+  if (!(epochs > 0) || !(warmup >= 0) || warmup >= epochs) {
+    throw std::invalid_argument(
+        "schedules::warmup_cosine: needs epochs > 0 and 0 <= warmup < epochs");
+  }
+  return [=](double progress, float) {
+    if (progress < warmup) {
+      return static_cast<float>(lr0 * (0.1 + 0.9 * progress / warmup));
+    }
+    const double t = std::min(1.0, (progress - warmup) / (epochs - warmup));
     return static_cast<float>(
         min_lr + 0.5 * (lr0 - min_lr) * (1 + std::cos(std::numbers::pi * t)));
   };

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -55,6 +56,9 @@ class Callback {
   virtual ~Callback() = default;
   virtual void on_train_begin(TrainingControl&) {}
   virtual void on_epoch_begin(int /*epoch*/, TrainingControl&) {}
+  // Before each training step `step` (from 0) of `steps` in `epoch`.
+  virtual void on_batch_begin(int /*epoch*/, std::size_t /*step*/,
+                              std::size_t /*steps*/, TrainingControl&) {}
   virtual void on_epoch_end(const EpochRecord&, TrainingControl&) {}
   virtual void on_train_end(TrainingControl&) {}
 };
@@ -161,6 +165,21 @@ class LearningRateScheduler : public Callback {
   std::function<float(int, float)> schedule_;
 };
 
+// Sets the learning rate before every training step: schedule(progress, lr)
+// with progress the epochs done so far, fractional (0 at the first step of
+// epoch 1, 1.5 halfway through epoch 2). A short run's schedule then moves
+// smoothly instead of in a few epoch-sized steps.
+class StepLearningRateScheduler : public Callback {
+ public:
+  explicit StepLearningRateScheduler(
+      std::function<float(double, float)> schedule);
+  void on_batch_begin(int epoch, std::size_t step, std::size_t steps,
+                      TrainingControl& control) override;
+
+ private:
+  std::function<float(double, float)> schedule_;
+};
+
 // Ends fit with NonFiniteLoss when an epoch's training or validation loss is
 // NaN or infinite. (fit always stops at the first non-finite training step;
 // this also watches the validation loss.) The weights of the last good epoch
@@ -176,6 +195,12 @@ std::function<float(int, float)> step(float lr0, float factor, int every);
 // Cosine decay from lr0 to min_lr over `epochs` epochs.
 std::function<float(int, float)> cosine(float lr0, int epochs,
                                         float min_lr = 0.0f);
+// For StepLearningRateScheduler: a linear rise from lr0 / 10 to lr0 over the
+// first `warmup` epochs (fractional; 0 for none), then a cosine decay to
+// min_lr at the end of `epochs`.
+std::function<float(double, float)> warmup_cosine(float lr0, double epochs,
+                                                  float min_lr = 0.0f,
+                                                  double warmup = 0.0);
 }  // namespace schedules
 
 }  // namespace sequent
