@@ -1,11 +1,13 @@
 // A VGG-like network with BatchNorm and Dropout, the CIFAR-10 exercise that
 // reaches about 80%: three blocks of two 3×3 convolutions with BatchNorm and
 // ReLU, max-pool and Dropout 0.25; then Dense 128, Dropout 0.5, Dense 10.
-// Adam at 2e-3 with a cosine decay over the run, batch 64, augmentation on:
+// Adam at 2e-3, warmed up over the first fifth of an epoch and then
+// decayed along a cosine step by step, batch 64, augmentation on:
 // CIFAR-10's usual random flips and 4-pixel shifts; on Fashion-MNIST flips
 // only, whose centred, 28-pixel items lose more to shifts than they gain in
-// 5 epochs (measured, 5 epochs: flips + 2-pixel shifts 0.900, flips 0.915 at
-// lr 1e-3 and 0.918 at 2e-3, both with the cosine decay).
+// 5 epochs. Measured on Fashion-MNIST, 5 epochs: this schedule 0.921; the
+// cosine set once per epoch 0.918 (flips), 0.915 (flips, lr 1e-3) and
+// 0.900 (flips + 2-pixel shifts).
 //
 //   vgg_bn [--dataset fashion-mnist|cifar10] [--data DIR] [--epochs N]
 //          [--batch N] [--lr X]
@@ -43,8 +45,8 @@ int main(int argc, char** argv) {
       std::cout << model.summary() << "\n";
       const int epochs = args.epochs ? args.epochs : 5;
       const float lr = args.lr > 0 ? args.lr : 2e-3f;
-      sq::LearningRateScheduler schedule(
-          sq::schedules::cosine(lr, epochs, lr / 50));
+      sq::StepLearningRateScheduler schedule(
+          sq::schedules::warmup_cosine(lr, epochs, lr / 50, 0.2));
       const bool cifar = args.dataset == "cifar10";
       const auto history = model.fit(
           data.train, sq::Adam{.lr = lr},
