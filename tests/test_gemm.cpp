@@ -33,6 +33,7 @@ struct GemmCase {
   bool accumulate = false;
   bool bias = false;
   Activation activation = Activation::kIdentity;
+  double zero_fraction = 0;  // of A's entries, set to exactly 0
 };
 
 std::ostream& operator<<(std::ostream& os, const GemmCase& c) {
@@ -40,7 +41,8 @@ std::ostream& operator<<(std::ostream& os, const GemmCase& c) {
             << " ta=" << (c.trans_a == Transpose::kYes)
             << " tb=" << (c.trans_b == Transpose::kYes) << " pad=" << c.pad
             << " misaligned=" << c.misaligned << " acc=" << c.accumulate
-            << " bias=" << c.bias << " act=" << static_cast<int>(c.activation);
+            << " bias=" << c.bias << " act=" << static_cast<int>(c.activation)
+            << " zeros=" << c.zero_fraction;
 }
 
 std::vector<float> RandomVector(std::size_t n, std::mt19937& rng) {
@@ -63,6 +65,8 @@ struct GemmOperands {
     ldc = c.N + c.pad;
     offset = c.misaligned ? 1 : 0;
     a = RandomVector(offset + (ta ? c.K : c.M) * lda + 1, rng);
+    std::bernoulli_distribution zero(c.zero_fraction);
+    for (float& v : a) v = zero(rng) ? 0.0f : v;
     b = RandomVector(offset + (tb ? c.N : c.K) * ldb + 1, rng);
     bias = RandomVector(offset + c.N, rng);
     c_initial = RandomVector(offset + c.M * ldc + 1, rng);
@@ -236,6 +240,68 @@ BOOST_DATA_TEST_CASE(gemm_few_rows_times_transposed_b, sequent::test::targets(),
   }
   omp_set_num_threads(saved);
   BOOST_TEST(out[0] == out[1]);
+}
+
+// A single row of A with zeros skips B's rows for them (gemm_sparse-inl.h):
+// every width of the column tiles and their remainders, every epilogue, and
+// rows from a few zeros (dense path) to all zeros.
+BOOST_DATA_TEST_CASE(gemm_single_sparse_row_matches_reference,
+                     sequent::test::targets(), target) {
+  sequent::test::TargetScope scope(target);
+  std::mt19937 rng(6);
+  const Activation activations[] = {Activation::kIdentity, Activation::kReLU,
+                                    Activation::kLeakyReLU, Activation::kTanh};
+  const std::size_t widths[] = {1, 7, 10, 16, 33, 64, 128, 130, 257};
+  const std::size_t depths[] = {64, 65, 131, 784};
+  const double zero_fractions[] = {0.1, 0.5, 0.8, 1.0};
+  std::size_t index = 0;
+  for (std::size_t N : widths) {
+    for (std::size_t K : depths) {
+      for (double zeros : zero_fractions) {
+        GemmCase c{Transpose::kNo, Transpose::kNo, 1, N, K};
+        c.zero_fraction = zeros;
+        c.activation = activations[index % 4];
+        c.bias = index % 2 == 0;
+        c.accumulate = index % 3 == 1;
+        c.misaligned = index % 5 == 1;
+        c.pad = index % 3;
+        CheckGemmCase(c, rng);
+        ++index;
+      }
+    }
+  }
+}
+
+// Skipping zeros changes no bit: a sparse row gives the same result as the
+// same row computed densely beside a row without zeros, on 1 and 2 threads.
+BOOST_DATA_TEST_CASE(gemm_sparse_row_equals_dense_bits,
+                     sequent::test::targets(), target) {
+  sequent::test::TargetScope scope(target);
+  std::mt19937 rng(7);
+  const std::size_t K = 784, N = 128;
+  std::vector<float> a(2 * K), b(K * N), bias(N);
+  std::bernoulli_distribution zero(0.5);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (std::size_t k = 0; k < K; ++k) {
+    a[k] = zero(rng) ? 0.0f : dist(rng);
+    a[K + k] = dist(rng);
+  }
+  for (float& v : b) v = dist(rng);
+  for (float& v : bias) v = dist(rng);
+  const Epilogue epilogue{bias.data(), Activation::kReLU};
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    std::vector<float> one(N), two(2 * N);
+    sequent::kernels::Gemm(Transpose::kNo, Transpose::kNo, 1, N, K, a.data(), K,
+                           b.data(), N, one.data(), N, false, epilogue);
+    sequent::kernels::Gemm(Transpose::kNo, Transpose::kNo, 2, N, K, a.data(), K,
+                           b.data(), N, two.data(), N, false, epilogue);
+    BOOST_CHECK_MESSAGE(
+        std::memcmp(one.data(), two.data(), N * sizeof(float)) == 0,
+        threads << " threads: the sparse row differs from the dense one");
+  }
+  omp_set_num_threads(saved);
 }
 
 // Work is split by output blocks only, so 1 and 2 threads must agree to

@@ -27,6 +27,7 @@
 #include "gemm_dot-inl.h"
 #include "gemm_microkernel-inl.h"
 #include "gemm_pack-inl.h"
+#include "gemm_sparse-inl.h"
 #include "hwy/highway.h"
 #include "sequent/kernels/gemm.hpp"
 
@@ -57,6 +58,11 @@ constexpr std::size_t kParallelMinMacs = std::size_t{96} * 1024;
 // pays only once B outgrows one L2: 1×128×784 3.8 µs either way, 1×256×784
 // 9.6 vs 5.6 µs on 1 vs 2 threads.
 constexpr std::size_t kParallelMinVectorFloats = std::size_t{64} * 1024;
+// A single row of A at most this dense (non-zero entries per entry) skips
+// the rows of B its zeros select; denser, the dense kernel streams B.
+constexpr double kSparseMaxDensity = 0.75;
+// Rows of B below which a product is too small for the compression to pay.
+constexpr std::size_t kSparseMinDepth = 64;
 }  // namespace gemm_tuning
 
 // The whole problem plus the packing decisions, shared by all threads.
@@ -297,6 +303,46 @@ void GemmParallel(const GemmProblem& p, bool worth_threads) {
   }
 }
 
+// C (1 × N) = [C +] a · B for B stored K × N, when a is sparse enough that
+// skipping B's rows for its zeros pays (see gemm_sparse-inl.h); returns
+// false, having computed nothing, when it is too dense.
+bool SparseRowGemm(const GemmProblem& p) {
+  constexpr std::size_t kLanes = hn::MaxLanes(hn::ScalableTag<float>());
+  float* scratch =
+      gemm_detail::ThreadScratch(gemm_detail::ScratchSlot::kSparseRow, 2 * p.K);
+  float* values = scratch;
+  auto* rows = reinterpret_cast<std::uint32_t*>(scratch + p.K);
+  const std::size_t count = CompressNonZeros(p.A, p.K, values, rows);
+  if (static_cast<double>(count) >
+      gemm_tuning::kSparseMaxDensity * static_cast<double>(p.K)) {
+    return false;
+  }
+  const SparseRow a{values, rows, count};
+  const bool worth_threads =
+      count * p.N >= gemm_tuning::kParallelMinVectorFloats &&
+      !omp_in_parallel();
+  const int threads = worth_threads ? omp_get_max_threads() : 1;
+  if (threads <= 1) {
+    SparseRowProduct<kVectorVecs>(a, p.B, p.ldb, p.C, p.accumulate, p.epilogue,
+                                  0, p.N);
+    return true;
+  }
+  // Whole vectors of columns per thread, as GemmParallel splits them.
+  const std::size_t vectors = (p.N + kLanes - 1) / kLanes;
+#pragma omp parallel num_threads(threads)
+  {
+    const std::size_t team = static_cast<std::size_t>(omp_get_num_threads());
+    const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
+    const std::size_t first = vectors * t / team * kLanes;
+    const std::size_t last = std::min(p.N, vectors * (t + 1) / team * kLanes);
+    if (first < last) {
+      SparseRowProduct<kVectorVecs>(a, p.B, p.ldb, p.C, p.accumulate,
+                                    p.epilogue, first, last);
+    }
+  }
+  return true;
+}
+
 void GemmImpl(Transpose trans_a, Transpose trans_b, std::size_t M,
               std::size_t N, std::size_t K, const float* A, std::size_t lda,
               const float* B, std::size_t ldb, float* C, std::size_t ldc,
@@ -337,6 +383,10 @@ void GemmImpl(Transpose trans_a, Transpose trans_b, std::size_t M,
       DotProductRows(M, K, A, lda, B, ldb, C, ldc, accumulate, p.epilogue,
                      N * t / team, N * (t + 1) / team);
     }
+    return;
+  }
+  if (M == 1 && !p.trans_a && !p.trans_b && K >= gemm_tuning::kSparseMinDepth &&
+      SparseRowGemm(p)) {
     return;
   }
   if (M <= kVectorRows) {

@@ -21,7 +21,13 @@
 
 namespace sequent::kernels::gemm_detail {
 
-enum class ScratchSlot : int { kPackedA = 0, kPackedB = 1, kEdgeB = 2 };
+enum class ScratchSlot : int {
+  kPackedA = 0,
+  kPackedB = 1,
+  kEdgeB = 2,
+  kSparseRow = 3,  // a sparse row's values, then its indices
+  kCount = 4
+};
 
 // Per-thread, 64-byte-aligned scratch memory. It grows to the largest request
 // seen on this thread and is then reused, so a steady-state Gemm call never
@@ -31,7 +37,7 @@ inline float* ThreadScratch(ScratchSlot slot, std::size_t floats) {
     hwy::AlignedFreeUniquePtr<float[]> data;
     std::size_t capacity = 0;
   };
-  thread_local Buffer buffers[3];
+  thread_local Buffer buffers[static_cast<int>(ScratchSlot::kCount)];
   Buffer& buffer = buffers[static_cast<int>(slot)];
   if (buffer.capacity < floats) {
     buffer.data = hwy::AllocateAligned<float>(floats);
