@@ -234,6 +234,21 @@ void CheckConvCase(const ConvCase& c, std::mt19937& rng) {
   sequent::kernels::ConvForward(s, x.in.data(), x.weights.data(), out.data(),
                                 epilogue);
   ExpectClose("forward", c, out, want.out, want.out_magnitude, terms);
+  // With the weights transformed once beforehand (as inference prepares
+  // them), a layer that may run as Winograd gives the same bits.
+  const std::size_t u_floats = sequent::kernels::WinogradWeightFloats(
+      s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.in_c, s.out_c);
+  if (u_floats > 0) {
+    Buffer u(u_floats, m), prepared(OutputSize(s), m);
+    sequent::kernels::ConvWinogradWeights(s, x.weights.data(), u.data());
+    sequent::kernels::ConvForward(s, x.in.data(), x.weights.data(),
+                                  prepared.data(), epilogue, u.data());
+    BOOST_CHECK_MESSAGE(
+        std::equal(out.data(), out.data() + out.size(), prepared.data()),
+        "forward with prepared Winograd weights differs: " << c);
+    BOOST_CHECK_MESSAGE(u.SentinelsIntact(),
+                        "Winograd weights written out of bounds: " << c);
+  }
 
   Buffer din(InputSize(s), m);
   sequent::kernels::ConvBackwardData(s, x.dout.data(), x.weights.data(),

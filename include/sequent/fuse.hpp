@@ -92,13 +92,22 @@ struct ConvActivation : LayerDefaults {
            Act::name() + " epilogue";
   }
   static std::string kernel() { return name(); }
+  // At inference (the only plan given a derived buffer), the kernel in the
+  // Winograd domain, transformed once instead of on every call.
+  template <class In>
+  static constexpr std::size_t derived_size =
+      ConvLayer::template winograd_weight_floats<In>;
+  template <class In>
+  static void prepare(const float* params, const float*, float* derived) {
+    ConvLayer::template prepare_winograd<In>(params, derived);
+  }
   template <class In, class Out>
   static void forward(const ForwardContext& c) {
     ConvLayer::template forward_with<In, Act::kind, Act::alpha>(
         c, c.params,
         ConvLayer::use_bias ? c.params + ConvLayer::template weight_count<In>
                             : nullptr,
-        c.out);
+        c.out, derived_size<In> > 0 ? c.derived : nullptr);
   }
   template <class In, class Out>
   static void backward(const BackwardContext& c) {
@@ -165,9 +174,16 @@ struct ConvBatchNorm : LayerDefaults {
   template <class In>
   static constexpr std::size_t scratch_size =
       Folded ? 0 : BN::template scratch_size<conv_out<In>>;
+  // Folded: the kernel scaled by BatchNorm, the folded bias, then (padded
+  // to a vector) the folded kernel in the Winograd domain if it has one.
+  template <class In>
+  static constexpr std::size_t winograd_offset =
+      padded_size(weight_count<In> + ConvLayer::filters);
   template <class In>
   static constexpr std::size_t derived_size =
-      Folded ? weight_count<In> + ConvLayer::filters : 0;
+      Folded ? winograd_offset<In> +
+                   ConvLayer::template winograd_weight_floats<In>
+             : 0;
 
   template <class In>
   static void prepare(const float* params, const float* state,
@@ -185,14 +201,19 @@ struct ConvBatchNorm : LayerDefaults {
                                                : 0.0f;
         derived[weight_count<In> + f] = bias * scale[f] + shift[f];
       }
+      ConvLayer::template prepare_winograd<In>(derived,
+                                               derived + winograd_offset<In>);
     }
   }
 
   template <class In, class Out>
   static void forward(const ForwardContext& c) {
     if constexpr (Folded) {
+      constexpr bool winograd =
+          ConvLayer::template winograd_weight_floats<In> > 0;
       ConvLayer::template forward_with<In, Act::kind, Act::alpha>(
-          c, c.derived, c.derived + weight_count<In>, c.out);
+          c, c.derived, c.derived + weight_count<In>, c.out,
+          winograd ? c.derived + winograd_offset<In> : nullptr);
     } else {
       const float* bias = ConvLayer::use_bias ? c.params + weight_count<In>
                                               : nullptr;

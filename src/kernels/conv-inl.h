@@ -107,9 +107,22 @@ inline void WinogradGradientParallel(const ConvShape& s, const float* in,
 
 // in: batch × in_h × in_w × in_c; weights: K × out_c (K = kh·kw·in_c);
 // out: batch × out_h × out_w × out_c.
+// u: 36 × in_c × RoundUp(out_c, 16), zero past out_c (conv.hpp).
+inline void ConvWinogradWeightsImpl(const ConvShape& s,
+                                    const float* HWY_RESTRICT weights,
+                                    float* HWY_RESTRICT u) {
+  using namespace conv_internal;  // NOLINT(build/namespaces)
+  if (!WinogradShape(s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.in_c,
+                     s.out_c)) {
+    return;
+  }
+  TransformWeights(weights, s.in_c, s.out_c, RoundUp(s.out_c, 16), u);
+}
+
 inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
                             const float* HWY_RESTRICT weights,
-                            float* HWY_RESTRICT out, const Epilogue& epilogue) {
+                            float* HWY_RESTRICT out, const Epilogue& epilogue,
+                            const float* HWY_RESTRICT winograd_weights) {
   using namespace conv_internal;  // NOLINT(build/namespaces)
   const std::size_t pixels = s.batch * s.out_h * s.out_w;
   if (pixels == 0 || s.out_c == 0) return;
@@ -120,10 +133,15 @@ inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
                             ((s.out_w + kWinogradTile - 1) / kWinogradTile);
   if (WinogradApplies(s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.in_c,
                       s.out_c, tiles)) {
-    const std::size_t u_stride = RoundUp(s.out_c, kConvLanes);
-    float* u = ThreadScratch(ScratchSlot::kOperandB,
-                             kWinogradPositions * s.in_c * u_stride);
-    TransformWeights(weights, s.in_c, s.out_c, u_stride, u);
+    std::size_t u_stride = RoundUp(s.out_c, 16);
+    const float* u = winograd_weights;
+    if (u == nullptr) {
+      u_stride = RoundUp(s.out_c, kConvLanes);
+      float* scratch = ThreadScratch(ScratchSlot::kOperandB,
+                                     kWinogradPositions * s.in_c * u_stride);
+      TransformWeights(weights, s.in_c, s.out_c, u_stride, scratch);
+      u = scratch;
+    }
     WinogradParallel({in, s.batch, s.in_h, s.in_w, s.in_c, s.out_h, s.out_w,
                       s.out_c, static_cast<std::ptrdiff_t>(s.pad_top),
                       static_cast<std::ptrdiff_t>(s.pad_left), u, u_stride, out,

@@ -28,10 +28,17 @@ HWY_EXPORT(ConvForwardImpl);
 HWY_EXPORT(ConvBackwardDataImpl);
 HWY_EXPORT(ConvBackwardWeightsImpl);
 HWY_EXPORT(ConvForwardMacsImpl);
+HWY_EXPORT(ConvWinogradWeightsImpl);
 
 void ConvForward(const ConvShape& s, const float* in, const float* weights,
-                 float* out, const Epilogue& epilogue) {
-  HWY_DYNAMIC_DISPATCH(ConvForwardImpl)(s, in, weights, out, epilogue);
+                 float* out, const Epilogue& epilogue,
+                 const float* winograd_weights) {
+  HWY_DYNAMIC_DISPATCH(ConvForwardImpl)(s, in, weights, out, epilogue,
+                                        winograd_weights);
+}
+
+void ConvWinogradWeights(const ConvShape& s, const float* weights, float* u) {
+  HWY_DYNAMIC_DISPATCH(ConvWinogradWeightsImpl)(s, weights, u);
 }
 
 double ConvForwardMultiplyAdds(const ConvShape& s) {

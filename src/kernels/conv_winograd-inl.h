@@ -37,6 +37,7 @@
 #include "conv_microkernel-inl.h"
 #include "conv_pack-inl.h"
 #include "hwy/highway.h"
+#include "sequent/kernels/conv.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace sequent::kernels::HWY_NAMESPACE {
@@ -91,8 +92,10 @@ inline bool WinogradApplies(std::size_t kernel_h, std::size_t kernel_w,
                             std::size_t stride_h, std::size_t stride_w,
                             std::size_t channels, std::size_t out_c,
                             std::size_t tiles) {
-  return kernel_h == 3 && kernel_w == 3 && stride_h == 1 && stride_w == 1 &&
-         channels >= 16 && channels <= kWinogradMaxChannels && out_c >= 16 &&
+  static_assert(WinogradShape(3, 3, 1, 1, kWinogradMaxChannels, 16) &&
+                !WinogradShape(3, 3, 1, 1, kWinogradMaxChannels + 1, 16));
+  return WinogradShape(kernel_h, kernel_w, stride_h, stride_w, channels,
+                       out_c) &&
          tiles >= 2 * kConvTileRows;
 }
 

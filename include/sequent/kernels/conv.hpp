@@ -26,9 +26,39 @@ struct ConvShape {
 };
 
 // out = conv(in, weights), then the epilogue (bias per output channel and an
-// activation) applied in registers before the store.
+// activation) applied in registers before the store. `winograd_weights`,
+// if not null, are the weights as ConvWinogradWeights transformed them:
+// a layer run as Winograd then skips that transform.
 void ConvForward(const ConvShape& s, const float* in, const float* weights,
-                 float* out, const Epilogue& epilogue = {});
+                 float* out, const Epilogue& epilogue = {},
+                 const float* winograd_weights = nullptr);
+
+// Whether ConvForward may run a layer of this shape as Winograd F(4×4, 3×3)
+// (it does when the batch also has enough tiles): 3×3, stride 1, 16 to 128
+// input channels, at least 16 output channels.
+constexpr bool WinogradShape(std::size_t kernel_h, std::size_t kernel_w,
+                             std::size_t stride_h, std::size_t stride_w,
+                             std::size_t in_c, std::size_t out_c) {
+  return kernel_h == 3 && kernel_w == 3 && stride_h == 1 && stride_w == 1 &&
+         in_c >= 16 && in_c <= 128 && out_c >= 16;
+}
+// Floats of a layer's weights in the Winograd domain: 36 positions ×
+// in_c × out_c rounded up to 16 (the widest vector, so that the layout does
+// not depend on the target); 0 for a layer that never runs as Winograd.
+constexpr std::size_t WinogradWeightFloats(std::size_t kernel_h,
+                                           std::size_t kernel_w,
+                                           std::size_t stride_h,
+                                           std::size_t stride_w,
+                                           std::size_t in_c,
+                                           std::size_t out_c) {
+  return WinogradShape(kernel_h, kernel_w, stride_h, stride_w, in_c, out_c)
+             ? 36 * in_c * ((out_c + 15) / 16 * 16)
+             : 0;
+}
+// Inference runs the same weights on every call: their Winograd transform
+// (an eighth of a single-image VGG prediction) can be done once, here, into
+// `u` of WinogradWeightFloats(…) floats, while the weights stay unchanged.
+void ConvWinogradWeights(const ConvShape& s, const float* weights, float* u);
 void ConvForwardReference(const ConvShape& s, const float* in,
                           const float* weights, float* out,
                           const Epilogue& epilogue = {});

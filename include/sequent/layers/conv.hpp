@@ -112,14 +112,30 @@ struct Conv2D : LayerDefaults {
             std::size_t(g::x.pad_before)};
   }
 
+  // Floats of the kernel in the Winograd domain, which an inference step
+  // prepares once (0 if this layer never runs as Winograd).
+  template <class In>
+  static constexpr std::size_t winograd_weight_floats =
+      kernels::WinogradWeightFloats(Kernel.h, Kernel.w, Stride.h, Stride.w,
+                                    detail::Spatial<In>::c, Filters);
+  // The Winograd-domain kernel of `weights` into `u`, if this layer has one.
+  template <class In>
+  static void prepare_winograd(const float* weights, float* u) {
+    if constexpr (winograd_weight_floats<In> > 0) {
+      kernels::ConvWinogradWeights(conv_shape<In>(1), weights, u);
+    }
+  }
+
   // out = act(conv(in, kernel) + bias), the bias and activation applied in
-  // the convolution's epilogue.
+  // the convolution's epilogue; `winograd` is the kernel as
+  // prepare_winograd made it, or null.
   template <class In, kernels::Activation A = kernels::Activation::kIdentity,
             float Alpha = 0.0f>
   static void forward_with(const ForwardContext& c, const float* weights,
-                           const float* bias, float* out) {
+                           const float* bias, float* out,
+                           const float* winograd = nullptr) {
     kernels::ConvForward(conv_shape<In>(c.batch), c.in, weights, out,
-                         {bias, A, Alpha});
+                         {bias, A, Alpha}, winograd);
   }
   // From dz = d(loss)/d(conv output): kernel and bias gradients, and din.
   template <class In>
