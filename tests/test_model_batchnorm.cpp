@@ -303,3 +303,42 @@ BOOST_AUTO_TEST_CASE(fused_and_unfused_training_agree_on_running_statistics) {
     BOOST_TEST(std::fabs(pa[i] - pb[i]) <= 2e-5f, "parameter " << i);
   }
 }
+
+// At inference a fused 3×3 layer with 16 or more input channels keeps its
+// kernel in the Winograd domain, prepared once, and runs as Winograd even
+// for one image (4 tiles here). It predicts what the unfused model
+// predicts (which transforms nothing ahead and, at these batches, runs the
+// direct convolution), before and after the weights change.
+BOOST_AUTO_TEST_CASE(prepared_winograd_inference_matches_unfused_model) {
+  using Net =
+      sq::Sequential<sq::Input<8, 8, 16>, sq::Conv2D<16, 3, sq::Same>,
+                     sq::BatchNorm<>, sq::ReLU, sq::Conv2D<24, 3, sq::Same>,
+                     sq::ReLU, sq::Flatten, sq::Dense<3>, sq::Softmax>;
+  using Loss = sq::SparseCategoricalCrossentropy;
+  sq::Model<Net, Loss, sq::Fusion::kOn> fused{sq::Seed{5}};
+  sq::Model<Net, Loss, sq::Fusion::kOff> plain{sq::Seed{5}};
+  constexpr std::size_t n = 5, size = 8 * 8 * 16;
+  const auto x = random_vector(n * size, 71, 0.0f, 1.0f);
+  std::vector<std::int32_t> labels(n);
+  for (std::size_t i = 0; i < n; ++i) labels[i] = i % 3;
+  const auto compare = [&](const char* when) {
+    for (std::size_t layer = 0; layer < 8; ++layer) {
+      plain.set_weights(layer, fused.get_weights(layer));
+    }
+    for (std::size_t count : {std::size_t{1}, n}) {
+      const std::span<const float> some(x.data(), count * size);
+      const auto a = fused.predict(some), b = plain.predict(some);
+      BOOST_REQUIRE_EQUAL(a.size(), b.size());
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        BOOST_TEST(std::fabs(a[i] - b[i]) <= 2e-5f,
+                   when << ", batch " << count << ", output " << i << ": "
+                        << a[i] << " vs " << b[i]);
+      }
+    }
+  };
+  compare("as initialised");
+  for (int i = 0; i < 3; ++i) {
+    fused.train_step({x, labels, {}, n}, sq::Adam{.lr = 0.05f});
+  }
+  compare("after training");
+}

@@ -181,9 +181,9 @@ struct ConvBatchNorm : LayerDefaults {
       padded_size(weight_count<In> + ConvLayer::filters);
   template <class In>
   static constexpr std::size_t derived_size =
-      Folded ? winograd_offset<In> +
-                   ConvLayer::template winograd_weight_floats<In>
-             : 0;
+      Folded
+          ? winograd_offset<In> + ConvLayer::template winograd_weight_floats<In>
+          : 0;
 
   template <class In>
   static void prepare(const float* params, const float* state,

@@ -132,7 +132,7 @@ inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
                             ((s.out_h + kWinogradTile - 1) / kWinogradTile) *
                             ((s.out_w + kWinogradTile - 1) / kWinogradTile);
   if (WinogradApplies(s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.in_c,
-                      s.out_c, tiles)) {
+                      s.out_c, tiles, winograd_weights != nullptr)) {
     std::size_t u_stride = RoundUp(s.out_c, 16);
     const float* u = winograd_weights;
     if (u == nullptr) {

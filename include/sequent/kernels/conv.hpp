@@ -28,7 +28,8 @@ struct ConvShape {
 // out = conv(in, weights), then the epilogue (bias per output channel and an
 // activation) applied in registers before the store. `winograd_weights`,
 // if not null, are the weights as ConvWinogradWeights transformed them:
-// a layer run as Winograd then skips that transform.
+// a layer run as Winograd then skips that transform, and batches too small
+// to repay it on every call run as Winograd too.
 void ConvForward(const ConvShape& s, const float* in, const float* weights,
                  float* out, const Epilogue& epilogue = {},
                  const float* winograd_weights = nullptr);
@@ -45,12 +46,9 @@ constexpr bool WinogradShape(std::size_t kernel_h, std::size_t kernel_w,
 // Floats of a layer's weights in the Winograd domain: 36 positions ×
 // in_c × out_c rounded up to 16 (the widest vector, so that the layout does
 // not depend on the target); 0 for a layer that never runs as Winograd.
-constexpr std::size_t WinogradWeightFloats(std::size_t kernel_h,
-                                           std::size_t kernel_w,
-                                           std::size_t stride_h,
-                                           std::size_t stride_w,
-                                           std::size_t in_c,
-                                           std::size_t out_c) {
+constexpr std::size_t WinogradWeightFloats(
+    std::size_t kernel_h, std::size_t kernel_w, std::size_t stride_h,
+    std::size_t stride_w, std::size_t in_c, std::size_t out_c) {
   return WinogradShape(kernel_h, kernel_w, stride_h, stride_w, in_c, out_c)
              ? 36 * in_c * ((out_c + 15) / 16 * 16)
              : 0;
@@ -67,6 +65,8 @@ void ConvForwardReference(const ConvShape& s, const float* in,
 // batch·out_h·out_w·out_c·kh·kw·in_c, or a quarter of that for the 3×3
 // layers it runs as Winograd F(4×4, 3×3) (36 products per 4×4 tile).
 // Benchmarks divide by it to report the hardware's utilisation honestly.
+// (For weights not prepared by ConvWinogradWeights, which lets smaller
+// batches run as Winograd.)
 double ConvForwardMultiplyAdds(const ConvShape& s);
 
 // din (batch × in_h × in_w × in_c) = d(loss)/d(in), overwritten.
