@@ -63,6 +63,10 @@ constexpr std::size_t kParallelMinVectorFloats = std::size_t{64} * 1024;
 constexpr double kSparseMaxDensity = 0.75;
 // Rows of B below which a product is too small for the compression to pay.
 constexpr std::size_t kSparseMinDepth = 64;
+// Columns below which it does not either: finding the zeros costs about two
+// cycles an entry of A, and a skipped row saves N / lanes loads, so at half
+// density the skip repays the search from N = 32 on.
+constexpr std::size_t kSparseMinColumns = 32;
 }  // namespace gemm_tuning
 
 // The whole problem plus the packing decisions, shared by all threads.
@@ -386,7 +390,7 @@ void GemmImpl(Transpose trans_a, Transpose trans_b, std::size_t M,
     return;
   }
   if (M == 1 && !p.trans_a && !p.trans_b && K >= gemm_tuning::kSparseMinDepth &&
-      SparseRowGemm(p)) {
+      N >= gemm_tuning::kSparseMinColumns && SparseRowGemm(p)) {
     return;
   }
   if (M <= kVectorRows) {
