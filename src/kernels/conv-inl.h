@@ -48,6 +48,24 @@ inline void WinogradParallel(const WinogradProblem& p) {
   const std::size_t col_vectors = (p.out_c + kConvLanes - 1) / kConvLanes;
   const int threads =
       ThreadsFor(tiles * kWinogradPositions * p.channels * p.out_c);
+  // Many blocks of tiles: the threads take them one at a time, so that a
+  // core slowed by the rest of the machine does fewer instead of keeping
+  // the other waiting at the end (each tile's result does not depend on
+  // who computes it or beside which others).
+  const std::size_t blocks =
+      (tiles + kWinogradBlockTiles - 1) / kWinogradBlockTiles;
+  if (threads > 1 && blocks >= kWinogradDynamicMinBlocksPerThread *
+                                   static_cast<std::size_t>(threads)) {
+    WithChannelStride(p.channels, [&](auto stride) {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+      for (std::size_t b = 0; b < blocks; ++b) {
+        WinogradBlock<decltype(stride)::value>(
+            p, b * kWinogradBlockTiles,
+            std::min(tiles, (b + 1) * kWinogradBlockTiles), 0, p.out_c);
+      }
+    });
+    return;
+  }
   WithChannelStride(p.channels, [&](auto stride) {
     SplitOverThreads(
         threads, row_tiles, col_vectors,

@@ -55,6 +55,8 @@ constexpr std::size_t kWinogradPositions = kWinogradPatch * kWinogradPatch;
 // floats, 216 KiB) stays in L2 and M (36 × 12 × 32 floats) in L1–L2 while
 // the block's products run; larger blocks measured no faster.
 constexpr std::size_t kWinogradBlockTiles = 2 * kConvTileRows;
+// Blocks per thread from which the forward pass hands them out dynamically.
+constexpr std::size_t kWinogradDynamicMinBlocksPerThread = 8;
 // Floats from one position ξ to the next in a block's V and M. The extra
 // cache line keeps the 36 values of one tile from sharing their address
 // modulo 4 KiB, which would stall loads behind unrelated stores.
