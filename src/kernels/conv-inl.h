@@ -125,7 +125,7 @@ inline void WinogradGradientParallel(const ConvShape& s, const float* in,
 
 // in: batch × in_h × in_w × in_c; weights: K × out_c (K = kh·kw·in_c);
 // out: batch × out_h × out_w × out_c.
-// u: 36 × in_c × RoundUp(out_c, 16), zero past out_c (conv.hpp).
+// u: 36 × in_c × WinogradWeightStride(out_c), zero past out_c (conv.hpp).
 inline void ConvWinogradWeightsImpl(const ConvShape& s,
                                     const float* HWY_RESTRICT weights,
                                     float* HWY_RESTRICT u) {
@@ -134,7 +134,7 @@ inline void ConvWinogradWeightsImpl(const ConvShape& s,
                      s.out_c)) {
     return;
   }
-  TransformWeights(weights, s.in_c, s.out_c, RoundUp(s.out_c, 16), u);
+  TransformWeights(weights, s.in_c, s.out_c, WinogradWeightStride(s.out_c), u);
 }
 
 inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
@@ -151,10 +151,11 @@ inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
                             ((s.out_w + kWinogradTile - 1) / kWinogradTile);
   if (WinogradApplies(s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.in_c,
                       s.out_c, tiles, winograd_weights != nullptr)) {
-    std::size_t u_stride = RoundUp(s.out_c, 16);
+    // Prepared weights, or this call's transform of them in the scratch.
     const float* u = winograd_weights;
+    const std::size_t u_stride =
+        u ? WinogradWeightStride(s.out_c) : RoundUp(s.out_c, kConvLanes);
     if (u == nullptr) {
-      u_stride = RoundUp(s.out_c, kConvLanes);
       float* scratch = ThreadScratch(ScratchSlot::kOperandB,
                                      kWinogradPositions * s.in_c * u_stride);
       TransformWeights(weights, s.in_c, s.out_c, u_stride, scratch);

@@ -43,14 +43,20 @@ constexpr bool WinogradShape(std::size_t kernel_h, std::size_t kernel_w,
   return kernel_h == 3 && kernel_w == 3 && stride_h == 1 && stride_w == 1 &&
          in_c >= 16 && in_c <= 128 && out_c >= 16;
 }
+// Floats from one input channel to the next in weights prepared by
+// ConvWinogradWeights: out_c rounded up to 16, the widest vector, so that
+// the layout does not depend on the target.
+constexpr std::size_t WinogradWeightStride(std::size_t out_c) {
+  return (out_c + 15) / 16 * 16;
+}
 // Floats of a layer's weights in the Winograd domain: 36 positions ×
-// in_c × out_c rounded up to 16 (the widest vector, so that the layout does
-// not depend on the target); 0 for a layer that never runs as Winograd.
+// in_c × WinogradWeightStride(out_c); 0 for a layer that never runs as
+// Winograd.
 constexpr std::size_t WinogradWeightFloats(
     std::size_t kernel_h, std::size_t kernel_w, std::size_t stride_h,
     std::size_t stride_w, std::size_t in_c, std::size_t out_c) {
   return WinogradShape(kernel_h, kernel_w, stride_h, stride_w, in_c, out_c)
-             ? 36 * in_c * ((out_c + 15) / 16 * 16)
+             ? 36 * in_c * WinogradWeightStride(out_c)
              : 0;
 }
 // Inference runs the same weights on every call: their Winograd transform
