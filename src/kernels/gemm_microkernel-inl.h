@@ -125,6 +125,35 @@ HWY_INLINE hn::Vec<D> LoadPartial(D d, const float* p, std::size_t count) {
   return hn::Load(d, buffer);
 }
 
+// The part of the tile's epilogue (t.epilogue, not null) that runs on the
+// accumulators of kRows rows × kVecs vectors of columns: the bias (zero
+// past t.cols) and a piecewise-linear activation. Sigmoid and Tanh run on
+// the stored tile instead (ActivateStoredTile).
+template <class D, std::size_t kRows, std::size_t kVecs>
+HWY_INLINE void EpilogueInRegisters(D d, const TileArgs& t,
+                                    hn::Vec<D> (&acc)[kRows][kVecs]) {
+  constexpr std::size_t kLanes = hn::MaxLanes(D());
+  const Epilogue& epilogue = *t.epilogue;
+  hn::Vec<D> bias[kVecs];
+  HWY_UNROLL(8)
+  for (std::size_t v = 0; v < kVecs; ++v) {
+    bias[v] = t.bias == nullptr || t.cols <= v * kLanes
+                  ? hn::Zero(d)
+                  : LoadPartial(d, t.bias + v * kLanes, t.cols - v * kLanes);
+  }
+  const Activation activation = IsPiecewiseLinear(epilogue.activation)
+                                    ? epilogue.activation
+                                    : Activation::kIdentity;
+  HWY_UNROLL(16)
+  for (std::size_t r = 0; r < kRows; ++r) {
+    HWY_UNROLL(8)
+    for (std::size_t v = 0; v < kVecs; ++v) {
+      acc[r][v] =
+          Activate(d, activation, epilogue.alpha, hn::Add(acc[r][v], bias[v]));
+    }
+  }
+}
+
 // C tile (kRows × kVecs·lanes, row stride ldc) = [C +] A panel · B panel for
 // one K slice, then the epilogue if this is the last slice. kRowsContiguous
 // fixes a_row_step to 1 (packed or transposed A) so the kRows broadcasts
@@ -189,26 +218,7 @@ HWY_NOINLINE void MicroKernel(const TileArgs& t) {
   // Epilogue on the final sums: bias and piecewise-linear activations in
   // registers, the others on the stored tile below.
   const Epilogue* epilogue = t.epilogue;
-  if (epilogue != nullptr) {
-    V bias[kVecs];
-    HWY_UNROLL(8)
-    for (std::size_t v = 0; v < kVecs; ++v) {
-      bias[v] = t.bias == nullptr || t.cols <= v * kLanes
-                    ? hn::Zero(d)
-                    : LoadPartial(d, t.bias + v * kLanes, t.cols - v * kLanes);
-    }
-    const Activation activation = IsPiecewiseLinear(epilogue->activation)
-                                      ? epilogue->activation
-                                      : Activation::kIdentity;
-    HWY_UNROLL(16)
-    for (std::size_t r = 0; r < kRows; ++r) {
-      HWY_UNROLL(8)
-      for (std::size_t v = 0; v < kVecs; ++v) {
-        acc[r][v] = Activate(d, activation, epilogue->alpha,
-                             hn::Add(acc[r][v], bias[v]));
-      }
-    }
-  }
+  if (epilogue != nullptr) EpilogueInRegisters(d, t, acc);
 
   HWY_UNROLL(16)
   for (std::size_t r = 0; r < kRows; ++r) {

@@ -78,13 +78,13 @@ HWY_NOINLINE void SparseRowTile(const SparseRow& a, const float* b,
   const bool full_width = t.cols == kWidth;
   HWY_ALIGN float staged[kWidth] = {};
 
-  V acc[kVecs];
+  V acc[1][kVecs];  // one row, in the micro-kernel's layout
   if (t.load_c) {
     std::memcpy(staged, t.c, t.cols * sizeof(float));
   }
   HWY_UNROLL(8)
   for (std::size_t v = 0; v < kVecs; ++v) {
-    acc[v] = hn::Load(d, staged + v * kLanes);
+    acc[0][v] = hn::Load(d, staged + v * kLanes);
   }
   if (full_width) {
     for (std::size_t i = 0; i < a.count; ++i) {
@@ -92,7 +92,8 @@ HWY_NOINLINE void SparseRowTile(const SparseRow& a, const float* b,
       const V value = hn::Set(d, a.values[i]);
       HWY_UNROLL(8)
       for (std::size_t v = 0; v < kVecs; ++v) {
-        acc[v] = hn::MulAdd(value, hn::LoadU(d, row + v * kLanes), acc[v]);
+        acc[0][v] =
+            hn::MulAdd(value, hn::LoadU(d, row + v * kLanes), acc[0][v]);
       }
     }
   } else {
@@ -102,31 +103,19 @@ HWY_NOINLINE void SparseRowTile(const SparseRow& a, const float* b,
       HWY_UNROLL(8)
       for (std::size_t v = 0; v < kVecs; ++v) {
         if (v * kLanes < t.cols) {
-          acc[v] = hn::MulAdd(
+          acc[0][v] = hn::MulAdd(
               value, LoadPartial(d, row + v * kLanes, t.cols - v * kLanes),
-              acc[v]);
+              acc[0][v]);
         }
       }
     }
   }
 
   const Epilogue* epilogue = t.epilogue;
-  if (epilogue != nullptr) {
-    const Activation activation = IsPiecewiseLinear(epilogue->activation)
-                                      ? epilogue->activation
-                                      : Activation::kIdentity;
-    HWY_UNROLL(8)
-    for (std::size_t v = 0; v < kVecs; ++v) {
-      const V bias =
-          t.bias == nullptr || t.cols <= v * kLanes
-              ? hn::Zero(d)
-              : LoadPartial(d, t.bias + v * kLanes, t.cols - v * kLanes);
-      acc[v] = Activate(d, activation, epilogue->alpha, hn::Add(acc[v], bias));
-    }
-  }
+  if (epilogue != nullptr) EpilogueInRegisters(d, t, acc);
   HWY_UNROLL(8)
   for (std::size_t v = 0; v < kVecs; ++v) {
-    hn::Store(acc[v], d, staged + v * kLanes);
+    hn::Store(acc[0][v], d, staged + v * kLanes);
   }
   std::memcpy(t.c, staged, t.cols * sizeof(float));
   if (epilogue != nullptr && !IsPiecewiseLinear(epilogue->activation)) {
