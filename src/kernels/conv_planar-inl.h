@@ -367,6 +367,20 @@ inline void PlanarForwardRows(const PlanarProblem& p, std::size_t row_begin,
   }
 }
 
+// Makes the compiler keep v in a register. Left to itself, GCC folds a
+// load used by several FMAs into each of them as a memory operand, which
+// for the weight-gradient tile means 12 loads (half of them split across
+// cache lines) per 10 FMAs instead of 7: load-bound at 40% of the FMA peak.
+template <class V>
+HWY_INLINE void KeepInRegister(V& v) {
+#if (HWY_COMPILER_GCC || HWY_COMPILER_CLANG) && HWY_ARCH_X86 && \
+    HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+  asm("" : "+v"(v.raw));
+#else
+  (void)v;
+#endif
+}
+
 // dW and dbias of a stride-1-along-x convolution (forward terms: src = the
 // layer's input, out_* = its output, dout NHWC), for channel groups and
 // kernel rows split into units; units [u_begin, u_end) on the calling
@@ -404,7 +418,8 @@ HWY_NOINLINE void PlanarGradientUnit(D d, const PlanarProblem& p,
       }
       HWY_UNROLL(7)
       for (std::size_t kx = 0; kx < kW; ++kx) {
-        const V in = hn::LoadU(d, row + x + kx);
+        V in = hn::LoadU(d, row + x + kx);
+        KeepInRegister(in);
         HWY_UNROLL(8)
         for (std::size_t r = 0; r < kOut; ++r) {
           acc[kx][r] = hn::MulAdd(g[r], in, acc[kx][r]);
