@@ -88,6 +88,24 @@ HWY_INLINE void StoreSpan(hn::Vec<D> v, D d, hn::Mask<D> mask,
 #endif
 }
 
+// Whether pixels of `channels` floats may each be handled as one whole
+// vector of d although they are narrower (half a vector or more), on
+// targets whose masked memory operations might fault: there, a 6-channel
+// pixel is otherwise a 4-lane and two 1-lane operations per window
+// position. The extra lanes read the next pixel of the row and write
+// garbage into it, so a caller uses this only for a pixel whose next pixel
+// exists and is stored again afterwards (see its conditions).
+template <class D>
+HWY_INLINE bool PixelFitsOneVector(D d, std::size_t channels) {
+#if HWY_MEM_OPS_MIGHT_FAULT
+  return channels < hn::Lanes(d) && 2 * channels >= hn::Lanes(d);
+#else
+  (void)d;
+  (void)channels;
+  return false;  // ForEachChannelSpan already takes one masked vector
+#endif
+}
+
 // The part of output pixel (oy, ox)'s window that lies inside the image:
 // input rows [y_begin, y_end) and columns [x_begin, x_end). Empty only when
 // the whole window is padding, which Valid and Same geometry never produce.
@@ -176,6 +194,7 @@ HWY_INLINE void MaxPoolRows(const PoolShape& s, const float* HWY_RESTRICT in,
   const hn::ScalableTag<float> d;
   const std::size_t channels = s.channels;
   const std::size_t image_floats = s.in_h * s.in_w * channels;
+  const bool pixel_vectors = PixelFitsOneVector(d, channels);
   for (std::size_t r = first_row; r < first_row + row_count; ++r) {
     const float* image = in + (r / s.out_h) * image_floats;
     const std::size_t oy = r % s.out_h;
@@ -189,37 +208,40 @@ HWY_INLINE void MaxPoolRows(const PoolShape& s, const float* HWY_RESTRICT in,
         }
         continue;
       }
-      ForEachChannelSpan(
-          d, channels, [&](auto dc, std::size_t c, auto mask) HWY_ATTR {
-            const hn::RebindToSigned<decltype(dc)> di;
-            const std::size_t first =
-                (w.y_begin * s.in_w + w.x_begin) * channels;
-            auto best = LoadSpan(dc, mask, image + first + c);
-            auto best_index =
-                hn::Iota(di, static_cast<std::int32_t>(first + c));
-            for (std::size_t y = w.y_begin; y < w.y_end; ++y) {
-              // The window's first position already seeded best.
-              const std::size_t x_from =
-                  y == w.y_begin ? w.x_begin + 1 : w.x_begin;
-              for (std::size_t x = x_from; x < w.x_end; ++x) {
-                const std::size_t index = (y * s.in_w + x) * channels + c;
-                const auto value = LoadSpan(dc, mask, image + index);
-                const auto greater = hn::Gt(value, best);
-                best = hn::IfThenElse(greater, value, best);
-                if constexpr (kRecordArgmax) {
-                  best_index = hn::IfThenElse(
-                      hn::RebindMask(di, greater),
-                      hn::Iota(di, static_cast<std::int32_t>(index)),
-                      best_index);
-                }
-              }
-            }
-            StoreSpan(best, dc, mask, out + out_offset + c);
+      auto pool_span = [&](auto dc, std::size_t c, auto mask) HWY_ATTR {
+        const hn::RebindToSigned<decltype(dc)> di;
+        const std::size_t first = (w.y_begin * s.in_w + w.x_begin) * channels;
+        auto best = LoadSpan(dc, mask, image + first + c);
+        auto best_index = hn::Iota(di, static_cast<std::int32_t>(first + c));
+        for (std::size_t y = w.y_begin; y < w.y_end; ++y) {
+          // The window's first position already seeded best.
+          const std::size_t x_from = y == w.y_begin ? w.x_begin + 1 : w.x_begin;
+          for (std::size_t x = x_from; x < w.x_end; ++x) {
+            const std::size_t index = (y * s.in_w + x) * channels + c;
+            const auto value = LoadSpan(dc, mask, image + index);
+            const auto greater = hn::Gt(value, best);
+            best = hn::IfThenElse(greater, value, best);
             if constexpr (kRecordArgmax) {
-              StoreSpan(best_index, di, hn::RebindMask(di, mask),
-                        argmax + out_offset + c);
+              best_index = hn::IfThenElse(
+                  hn::RebindMask(di, greater),
+                  hn::Iota(di, static_cast<std::int32_t>(index)), best_index);
             }
-          });
+          }
+        }
+        StoreSpan(best, dc, mask, out + out_offset + c);
+        if constexpr (kRecordArgmax) {
+          StoreSpan(best_index, di, hn::RebindMask(di, mask),
+                    argmax + out_offset + c);
+        }
+      };
+      // Whole vectors read into the next input pixel of each window row,
+      // which exists when the window ends before the image does, and write
+      // into the next output pixel, which this loop stores next.
+      if (pixel_vectors && ox + 1 < s.out_w && w.x_end < s.in_w) {
+        pool_span(d, 0, hn::FirstN(d, hn::Lanes(d)));
+      } else {
+        ForEachChannelSpan(d, channels, pool_span);
+      }
     }
   }
 }
@@ -291,30 +313,39 @@ HWY_INLINE void MaxPoolBackwardImage(const PoolShape& s,
   } else {
     std::fill(din, din + s.in_h * s.in_w * channels, 0.0f);
   }
+  // Whole vectors per pixel (PixelFitsOneVector) only where each din
+  // position is stored once, and the next one along the row belongs to
+  // this window or the next (windows that tile the row), stored later.
+  const bool pixel_vectors =
+      kDisjoint && PixelFitsOneVector(d, channels) && s.stride_w == s.window_w;
   for (std::size_t oy = 0; oy < s.out_h; ++oy) {
     for (std::size_t ox = 0; ox < s.out_w; ++ox) {
       const std::size_t out_offset = (oy * s.out_w + ox) * channels;
       const ClippedWindow w = ClipWindow(s, oy, ox);
-      ForEachChannelSpan(
-          d, channels, [&](auto dc, std::size_t c, auto mask) HWY_ATTR {
-            const hn::RebindToSigned<decltype(dc)> di;
-            const auto gradient = LoadSpan(dc, mask, dout + out_offset + c);
-            const auto source =
-                LoadSpan(di, hn::RebindMask(di, mask), argmax + out_offset + c);
-            for (std::size_t y = w.y_begin; y < w.y_end; ++y) {
-              for (std::size_t x = w.x_begin; x < w.x_end; ++x) {
-                const std::size_t index = (y * s.in_w + x) * channels + c;
-                const auto chosen = hn::RebindMask(
-                    dc, hn::Eq(source,
-                               hn::Iota(di, static_cast<std::int32_t>(index))));
-                auto routed = hn::IfThenElseZero(chosen, gradient);
-                if constexpr (!kDisjoint) {
-                  routed = hn::Add(LoadSpan(dc, mask, din + index), routed);
-                }
-                StoreSpan(routed, dc, mask, din + index);
-              }
+      auto route_span = [&](auto dc, std::size_t c, auto mask) HWY_ATTR {
+        const hn::RebindToSigned<decltype(dc)> di;
+        const auto gradient = LoadSpan(dc, mask, dout + out_offset + c);
+        const auto source =
+            LoadSpan(di, hn::RebindMask(di, mask), argmax + out_offset + c);
+        for (std::size_t y = w.y_begin; y < w.y_end; ++y) {
+          for (std::size_t x = w.x_begin; x < w.x_end; ++x) {
+            const std::size_t index = (y * s.in_w + x) * channels + c;
+            const auto chosen = hn::RebindMask(
+                dc,
+                hn::Eq(source, hn::Iota(di, static_cast<std::int32_t>(index))));
+            auto routed = hn::IfThenElseZero(chosen, gradient);
+            if constexpr (!kDisjoint) {
+              routed = hn::Add(LoadSpan(dc, mask, din + index), routed);
             }
-          });
+            StoreSpan(routed, dc, mask, din + index);
+          }
+        }
+      };
+      if (pixel_vectors && ox + 1 < s.out_w) {
+        route_span(d, 0, hn::FirstN(d, hn::Lanes(d)));
+      } else {
+        ForEachChannelSpan(d, channels, route_span);
+      }
     }
   }
 }
