@@ -87,6 +87,82 @@ struct PlanarProblem {
   const Epilogue* epilogue;  // or null
 };
 
+#if HWY_TARGET != HWY_SCALAR  // which lacks the shuffles
+// out[j] lane i = in[i] lane j, for vectors of 8 lanes in two 128-bit
+// blocks (AVX2): 4×4 transposes inside each block, of rows 0–3 and 4–7,
+// then the blocks regrouped.
+template <class D>
+HWY_INLINE void Transpose8x8(D d, const hn::Vec<D> (&in)[8],
+                             hn::Vec<D> (&out)[8]) {
+  static_assert(hn::MaxLanes(D()) == 8);
+  using V = hn::Vec<D>;
+  const hn::Repartition<std::uint64_t, D> d64;
+  auto lower64 = [&](V a, V b) HWY_ATTR {
+    return hn::BitCast(
+        d, hn::InterleaveLower(d64, hn::BitCast(d64, a), hn::BitCast(d64, b)));
+  };
+  auto upper64 = [&](V a, V b) HWY_ATTR {
+    return hn::BitCast(
+        d, hn::InterleaveUpper(d64, hn::BitCast(d64, a), hn::BitCast(d64, b)));
+  };
+  // quarter[q][j]: lanes 4q… of in[j] (low block) and of in[4 + j] (high).
+  V quarter[2][4];
+  for (std::size_t q = 0; q < 2; ++q) {
+    const V* r4 = in + 4 * q;
+    const V t0 = hn::InterleaveLower(d, r4[0], r4[1]);
+    const V t1 = hn::InterleaveLower(d, r4[2], r4[3]);
+    const V t2 = hn::InterleaveUpper(d, r4[0], r4[1]);
+    const V t3 = hn::InterleaveUpper(d, r4[2], r4[3]);
+    quarter[q][0] = lower64(t0, t1);
+    quarter[q][1] = upper64(t0, t1);
+    quarter[q][2] = lower64(t2, t3);
+    quarter[q][3] = upper64(t2, t3);
+  }
+  for (std::size_t j = 0; j < 4; ++j) {
+    out[j] = hn::ConcatLowerLower(d, quarter[1][j], quarter[0][j]);
+    out[4 + j] = hn::ConcatUpperUpper(d, quarter[1][j], quarter[0][j]);
+  }
+}
+#endif
+
+#if HWY_TARGET != HWY_SCALAR
+// DeinterleaveRow's first pixels on 8-lane targets, for kChannels ≤ 8: 8
+// pixels at a time, each loaded as one vector (its spare lanes read the
+// next pixels, while those lie inside the row) and transposed. Returns the
+// pixels done. Gathers took two thirds of the weight gradient's own time
+// outside its tiles (LeNet's first layer); the channel count is a constant
+// so that the transposed rows stay in registers.
+template <std::size_t kChannels, class D>
+HWY_INLINE std::size_t DeinterleaveTransposed(D d,
+                                              const float* HWY_RESTRICT src,
+                                              std::size_t n,
+                                              float* HWY_RESTRICT dst,
+                                              std::size_t plane_stride) {
+  constexpr std::size_t kLanes = 8;
+  std::size_t x = 0;
+  for (; x + kLanes <= n &&
+         (x + kLanes - 1) * kChannels + kLanes <= n * kChannels;
+       x += kLanes) {
+    hn::Vec<D> pixels[8], channel_rows[8];
+    for (std::size_t i = 0; i < 8; ++i) {
+      pixels[i] = hn::LoadU(d, src + (x + i) * kChannels);
+    }
+    Transpose8x8(d, pixels, channel_rows);
+    for (std::size_t c = 0; c < kChannels; ++c) {
+      hn::StoreU(channel_rows[c], d, dst + c * plane_stride + x);
+    }
+  }
+  return x;
+}
+
+template <class D, std::size_t... kIndices>
+constexpr auto MakeTransposedDeinterleave(std::index_sequence<kIndices...>) {
+  using Fn = std::size_t (*)(D, const float*, std::size_t, float*, std::size_t);
+  return std::array<Fn, sizeof...(kIndices)>{
+      &DeinterleaveTransposed<kIndices + 1, D>...};
+}
+#endif
+
 // dst[c · plane_stride + x] = src[x · channels + c] for x < n, c < channels:
 // a row of channels-last pixels into one row per channel. Gathers on
 // targets that have them; the tail of a row element by element.
@@ -100,6 +176,24 @@ HWY_INLINE void DeinterleaveRow(D d, const float* HWY_RESTRICT src,
   const auto offsets =
       hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int>(channels)));
   std::size_t x = 0;
+  if (channels == 3) {  // RGB images: Highway's shuffles, without gathers
+    for (; x + lanes <= n; x += lanes) {
+      hn::Vec<D> red, green, blue;
+      hn::LoadInterleaved3(d, src + x * 3, red, green, blue);
+      hn::StoreU(red, d, dst + x);
+      hn::StoreU(green, d, dst + plane_stride + x);
+      hn::StoreU(blue, d, dst + 2 * plane_stride + x);
+    }
+  }
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (hn::MaxLanes(D()) == 8) {
+    if (channels <= 8 && channels != 3) {
+      static constexpr auto kTransposed =
+          MakeTransposedDeinterleave<D>(std::make_index_sequence<8>());
+      x = kTransposed[channels - 1](d, src, n, dst, plane_stride);
+    }
+  }
+#endif
   for (; x + lanes <= n; x += lanes) {
     const float* pixels = src + x * channels;
     for (std::size_t c = 0; c < channels; ++c) {
@@ -177,41 +271,13 @@ HWY_INLINE void StoreChannelsLast(D d, const hn::Vec<D> (&acc)[kOut][kVecs],
   const std::size_t lanes = hn::Lanes(d);
 #if HWY_TARGET != HWY_SCALAR  // which lacks the shuffles
   if constexpr (hn::MaxLanes(D()) == 8 && kOut > 4 && kOut <= 8) {
-    const hn::Repartition<std::uint64_t, D> d64;
-    auto lower64 = [&](V a, V b) HWY_ATTR {
-      return hn::BitCast(d, hn::InterleaveLower(d64, hn::BitCast(d64, a),
-                                                hn::BitCast(d64, b)));
-    };
-    auto upper64 = [&](V a, V b) HWY_ATTR {
-      return hn::BitCast(d, hn::InterleaveUpper(d64, hn::BitCast(d64, a),
-                                                hn::BitCast(d64, b)));
-    };
     const auto mask = hn::FirstN(d, kOut);
     for (std::size_t v = 0; v < kVecs && v * lanes < pixels; ++v) {
-      V rows[8];
+      V rows[8], pixel[8];
       for (std::size_t r = 0; r < 8; ++r) {
         rows[r] = r < kOut ? acc[r][v] : hn::Zero(d);
       }
-      // Within each 128-bit block, 4×4 transposes of channels 0–3 and
-      // 4–7: quarter[q][j] holds channels 4q.. of pixel j (low block) and
-      // of pixel 4 + j (high block).
-      V quarter[2][4];
-      for (std::size_t q = 0; q < 2; ++q) {
-        const V* r4 = rows + 4 * q;
-        const V t0 = hn::InterleaveLower(d, r4[0], r4[1]);
-        const V t1 = hn::InterleaveLower(d, r4[2], r4[3]);
-        const V t2 = hn::InterleaveUpper(d, r4[0], r4[1]);
-        const V t3 = hn::InterleaveUpper(d, r4[2], r4[3]);
-        quarter[q][0] = lower64(t0, t1);
-        quarter[q][1] = upper64(t0, t1);
-        quarter[q][2] = lower64(t2, t3);
-        quarter[q][3] = upper64(t2, t3);
-      }
-      V pixel[8];
-      for (std::size_t j = 0; j < 4; ++j) {
-        pixel[j] = hn::ConcatLowerLower(d, quarter[1][j], quarter[0][j]);
-        pixel[4 + j] = hn::ConcatUpperUpper(d, quarter[1][j], quarter[0][j]);
-      }
+      Transpose8x8(d, rows, pixel);
       const std::size_t count = std::min(lanes, pixels - v * lanes);
       float* out = dst + v * lanes * stride;
       for (std::size_t i = 0; i < count; ++i) {
