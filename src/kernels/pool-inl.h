@@ -106,6 +106,18 @@ HWY_INLINE bool PixelFitsOneVector(D d, std::size_t channels) {
 #endif
 }
 
+// ForEachChannelSpan, or, when `whole_vector` (PixelFitsOneVector and the
+// caller's conditions on the next pixel hold), op once on a whole vector.
+template <class D, class Op>
+HWY_INLINE void ForEachPixelSpan(D d, std::size_t channels, bool whole_vector,
+                                 const Op& op) {
+  if (whole_vector) {
+    op(d, 0, hn::FirstN(d, hn::Lanes(d)));
+  } else {
+    ForEachChannelSpan(d, channels, op);
+  }
+}
+
 // The part of output pixel (oy, ox)'s window that lies inside the image:
 // input rows [y_begin, y_end) and columns [x_begin, x_end). Empty only when
 // the whole window is padding, which Valid and Same geometry never produce.
@@ -237,11 +249,9 @@ HWY_INLINE void MaxPoolRows(const PoolShape& s, const float* HWY_RESTRICT in,
       // Whole vectors read into the next input pixel of each window row,
       // which exists when the window ends before the image does, and write
       // into the next output pixel, which this loop stores next.
-      if (pixel_vectors && ox + 1 < s.out_w && w.x_end < s.in_w) {
-        pool_span(d, 0, hn::FirstN(d, hn::Lanes(d)));
-      } else {
-        ForEachChannelSpan(d, channels, pool_span);
-      }
+      ForEachPixelSpan(d, channels,
+                       pixel_vectors && ox + 1 < s.out_w && w.x_end < s.in_w,
+                       pool_span);
     }
   }
 }
@@ -341,11 +351,8 @@ HWY_INLINE void MaxPoolBackwardImage(const PoolShape& s,
           }
         }
       };
-      if (pixel_vectors && ox + 1 < s.out_w) {
-        route_span(d, 0, hn::FirstN(d, hn::Lanes(d)));
-      } else {
-        ForEachChannelSpan(d, channels, route_span);
-      }
+      ForEachPixelSpan(d, channels, pixel_vectors && ox + 1 < s.out_w,
+                       route_span);
     }
   }
 }
