@@ -123,9 +123,7 @@ HWY_INLINE void Transpose8x8(D d, const hn::Vec<D> (&in)[8],
     out[4 + j] = hn::ConcatUpperUpper(d, quarter[1][j], quarter[0][j]);
   }
 }
-#endif
 
-#if HWY_TARGET != HWY_SCALAR
 // DeinterleaveRow's first pixels on 8-lane targets, for kChannels ≤ 8: 8
 // pixels at a time, each loaded as one vector (its spare lanes read the
 // next pixels, while those lie inside the row) and transposed. Returns the
@@ -159,13 +157,14 @@ template <class D, std::size_t... kIndices>
 constexpr auto MakeTransposedDeinterleave(std::index_sequence<kIndices...>) {
   using Fn = std::size_t (*)(D, const float*, std::size_t, float*, std::size_t);
   return std::array<Fn, sizeof...(kIndices)>{
-      &DeinterleaveTransposed<kIndices + 1, D>...};
+      &DeinterleaveTransposed<kIndices + 2, D>...};  // 2 to 8 channels
 }
 #endif
 
 // dst[c · plane_stride + x] = src[x · channels + c] for x < n, c < channels:
-// a row of channels-last pixels into one row per channel. Gathers on
-// targets that have them; the tail of a row element by element.
+// a row of channels-last pixels into one row per channel. A copy for one
+// channel, LoadInterleaved3 for three, register transposes for up to 8 on
+// 8-lane targets; then gathers, and the tail of a row element by element.
 template <class D>
 HWY_INLINE void DeinterleaveRow(D d, const float* HWY_RESTRICT src,
                                 std::size_t n, std::size_t channels,
@@ -175,6 +174,10 @@ HWY_INLINE void DeinterleaveRow(D d, const float* HWY_RESTRICT src,
   const hn::RebindToSigned<D> di;
   const auto offsets =
       hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int>(channels)));
+  if (channels == 1) {  // already one plane
+    std::copy_n(src, n, dst);
+    return;
+  }
   std::size_t x = 0;
   if (channels == 3) {  // RGB images: Highway's shuffles, without gathers
     for (; x + lanes <= n; x += lanes) {
@@ -189,8 +192,8 @@ HWY_INLINE void DeinterleaveRow(D d, const float* HWY_RESTRICT src,
   if constexpr (hn::MaxLanes(D()) == 8) {
     if (channels <= 8 && channels != 3) {
       static constexpr auto kTransposed =
-          MakeTransposedDeinterleave<D>(std::make_index_sequence<8>());
-      x = kTransposed[channels - 1](d, src, n, dst, plane_stride);
+          MakeTransposedDeinterleave<D>(std::make_index_sequence<7>());
+      x = kTransposed[channels - 2](d, src, n, dst, plane_stride);
     }
   }
 #endif
