@@ -242,7 +242,7 @@ BOOST_DATA_TEST_CASE(gemm_few_rows_times_transposed_b, sequent::test::targets(),
   BOOST_TEST(out[0] == out[1]);
 }
 
-// A single row of A with zeros skips B's rows for them (gemm_sparse-inl.h):
+// A single row of A with zeros skips B's rows for them (gemm_row-inl.h):
 // every width of the column tiles and their remainders, every epilogue, and
 // rows from a few zeros to all zeros; widths below 32 and rows with few
 // zeros take the dense path, which must agree as well.
@@ -273,34 +273,61 @@ BOOST_DATA_TEST_CASE(gemm_single_sparse_row_matches_reference,
   }
 }
 
-// Skipping zeros changes no bit: a sparse row gives the same result as the
-// same row computed densely beside a row without zeros, on 1 and 2 threads.
-BOOST_DATA_TEST_CASE(gemm_sparse_row_equals_dense_bits,
+// A single row of C (the row kernel, dense or sparse) has the bits it has
+// as the first row of a two-row product (the tile kernels): every pass
+// count and partial last vector of the row kernel on every target, a
+// transposed A, accumulation, every epilogue, zeros skipped or not, and
+// the split over 2 threads.
+BOOST_DATA_TEST_CASE(gemm_single_row_equals_batch_row_bits,
                      sequent::test::targets(), target) {
   sequent::test::TargetScope scope(target);
   std::mt19937 rng(7);
-  const std::size_t K = 784, N = 128;
-  std::vector<float> a(2 * K), b(K * N), bias(N);
+  const Activation activations[] = {Activation::kIdentity, Activation::kReLU,
+                                    Activation::kLeakyReLU, Activation::kTanh,
+                                    Activation::kSigmoid};
+  struct Shape {
+    std::size_t N, K;
+  };
+  const Shape shapes[] = {{1, 5},     {10, 128},  {33, 64},  {84, 120},
+                          {97, 70},   {120, 400}, {128, 784}, {200, 65},
+                          {257, 100}, {300, 33},  {1000, 700}};
   std::bernoulli_distribution zero(0.5);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (std::size_t k = 0; k < K; ++k) {
-    a[k] = zero(rng) ? 0.0f : dist(rng);
-    a[K + k] = dist(rng);
-  }
-  for (float& v : b) v = dist(rng);
-  for (float& v : bias) v = dist(rng);
-  const Epilogue epilogue{bias.data(), Activation::kReLU};
   const int saved = omp_get_max_threads();
-  for (int threads : {1, 2}) {
-    omp_set_num_threads(threads);
-    std::vector<float> one(N), two(2 * N);
-    sequent::kernels::Gemm(Transpose::kNo, Transpose::kNo, 1, N, K, a.data(), K,
-                           b.data(), N, one.data(), N, false, epilogue);
-    sequent::kernels::Gemm(Transpose::kNo, Transpose::kNo, 2, N, K, a.data(), K,
-                           b.data(), N, two.data(), N, false, epilogue);
-    BOOST_CHECK_MESSAGE(
-        std::memcmp(one.data(), two.data(), N * sizeof(float)) == 0,
-        threads << " threads: the sparse row differs from the dense one");
+  std::size_t index = 0;
+  for (const Shape& s : shapes) {
+    for (Transpose ta : kBoth) {
+      const std::size_t N = s.N, K = s.K;
+      const bool transposed = ta == Transpose::kYes;
+      const std::size_t lda = transposed ? 2 : K;
+      std::vector<float> a(2 * K), b(K * N), bias(N), c_initial(2 * N);
+      for (std::size_t k = 0; k < K; ++k) {
+        a[transposed ? 2 * k : k] = zero(rng) ? 0.0f : dist(rng);
+        a[transposed ? 2 * k + 1 : K + k] = dist(rng);
+      }
+      for (float& v : b) v = dist(rng);
+      for (float& v : bias) v = dist(rng);
+      for (float& v : c_initial) v = dist(rng);
+      const Epilogue epilogue{index % 2 == 0 ? bias.data() : nullptr,
+                              activations[index % 5], 0.1f};
+      const bool accumulate = index % 3 == 1;
+      for (int threads : {1, 2}) {
+        omp_set_num_threads(threads);
+        std::vector<float> one(c_initial.begin(), c_initial.begin() + N);
+        std::vector<float> two = c_initial;
+        sequent::kernels::Gemm(ta, Transpose::kNo, 1, N, K, a.data(), lda,
+                               b.data(), N, one.data(), N, accumulate,
+                               epilogue);
+        sequent::kernels::Gemm(ta, Transpose::kNo, 2, N, K, a.data(), lda,
+                               b.data(), N, two.data(), N, accumulate,
+                               epilogue);
+        BOOST_CHECK_MESSAGE(
+            std::memcmp(one.data(), two.data(), N * sizeof(float)) == 0,
+            "N=" << N << " K=" << K << " ta=" << transposed << ", " << threads
+                 << " threads: the single row differs from the batch row");
+      }
+      ++index;
+    }
   }
   omp_set_num_threads(saved);
 }

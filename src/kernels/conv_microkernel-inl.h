@@ -25,6 +25,7 @@
 
 #include "activation-inl.h"  // ApplyActivation
 #include "hwy/highway.h"
+#include "partial_vector-inl.h"
 #include "sequent/kernels/gemm.hpp"  // Epilogue
 
 HWY_BEFORE_NAMESPACE();
@@ -76,35 +77,6 @@ struct ConvTile {
   float* column_sums;
   bool load_column_sums;
 };
-
-// Loads the first n (≤ lanes) floats at p, zero-filling the rest, without
-// touching memory past p + n.
-template <class D>
-HWY_INLINE hn::Vec<D> LoadFirst(D d, const float* HWY_RESTRICT p,
-                                std::size_t n) {
-  if (n >= hn::Lanes(d)) return hn::LoadU(d, p);
-#if HWY_MEM_OPS_MIGHT_FAULT
-  HWY_ALIGN float buffer[hn::MaxLanes(D())] = {};
-  std::memcpy(buffer, p, n * sizeof(float));
-  return hn::Load(d, buffer);
-#else
-  return hn::MaskedLoad(hn::FirstN(d, n), d, p);
-#endif
-}
-
-// Stores the first n (≤ lanes) lanes of v to p, leaving p[n, lanes) as is.
-template <class D>
-HWY_INLINE void StoreFirst(D d, hn::Vec<D> v, float* HWY_RESTRICT p,
-                           std::size_t n) {
-  if (n >= hn::Lanes(d)) return hn::StoreU(v, d, p);
-#if HWY_MEM_OPS_MIGHT_FAULT
-  HWY_ALIGN float buffer[hn::MaxLanes(D())];
-  hn::Store(v, d, buffer);
-  std::memcpy(p, buffer, n * sizeof(float));
-#else
-  hn::BlendedStore(v, hn::FirstN(d, n), d, p);
-#endif
-}
 
 // Valid columns of vector v of a tile `cols` wide: all lanes, some or none.
 template <class D>

@@ -27,7 +27,7 @@
 #include "gemm_dot-inl.h"
 #include "gemm_microkernel-inl.h"
 #include "gemm_pack-inl.h"
-#include "gemm_sparse-inl.h"
+#include "gemm_row-inl.h"
 #include "hwy/highway.h"
 #include "sequent/kernels/gemm.hpp"
 
@@ -307,11 +307,34 @@ void GemmParallel(const GemmProblem& p, bool worth_threads) {
   }
 }
 
-// C (1 × N) = [C +] a · B for B stored K × N, when a is sparse enough that
-// skipping B's rows for its zeros pays (see gemm_sparse-inl.h); returns
-// false, having computed nothing, when it is too dense.
-bool SparseRowGemm(const GemmProblem& p) {
+// RowProduct over all N columns of p, on one thread or split between the
+// threads in whole vectors of columns (each streams its share of B).
+void RowProductParallel(const RowEntries& a, const GemmProblem& p,
+                        bool worth_threads) {
   constexpr std::size_t kLanes = hn::MaxLanes(hn::ScalableTag<float>());
+  const int threads =
+      worth_threads && !omp_in_parallel() ? omp_get_max_threads() : 1;
+  if (threads <= 1) {
+    RowProduct(a, p.B, p.ldb, p.C, p.accumulate, p.epilogue, 0, p.N);
+    return;
+  }
+  const std::size_t vectors = (p.N + kLanes - 1) / kLanes;
+#pragma omp parallel num_threads(threads)
+  {
+    const std::size_t team = static_cast<std::size_t>(omp_get_num_threads());
+    const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
+    const std::size_t first = vectors * t / team * kLanes;
+    const std::size_t last = std::min(p.N, vectors * (t + 1) / team * kLanes);
+    if (first < last) {
+      RowProduct(a, p.B, p.ldb, p.C, p.accumulate, p.epilogue, first, last);
+    }
+  }
+}
+
+// C (1 × N) = [C +] a · B for B stored K × N, when a is sparse enough that
+// skipping B's rows for its zeros pays (see gemm_row-inl.h); returns false,
+// having computed nothing, when it is too dense.
+bool SparseRowGemm(const GemmProblem& p) {
   float* scratch =
       gemm_detail::ThreadScratch(gemm_detail::ScratchSlot::kSparseRow, 2 * p.K);
   float* values = scratch;
@@ -321,29 +344,8 @@ bool SparseRowGemm(const GemmProblem& p) {
       gemm_tuning::kSparseMaxDensity * static_cast<double>(p.K)) {
     return false;
   }
-  const SparseRow a{values, rows, count};
-  const bool worth_threads =
-      count * p.N >= gemm_tuning::kParallelMinVectorFloats &&
-      !omp_in_parallel();
-  const int threads = worth_threads ? omp_get_max_threads() : 1;
-  if (threads <= 1) {
-    SparseRowProduct<kVectorVecs>(a, p.B, p.ldb, p.C, p.accumulate, p.epilogue,
-                                  0, p.N);
-    return true;
-  }
-  // Whole vectors of columns per thread, as GemmParallel splits them.
-  const std::size_t vectors = (p.N + kLanes - 1) / kLanes;
-#pragma omp parallel num_threads(threads)
-  {
-    const std::size_t team = static_cast<std::size_t>(omp_get_num_threads());
-    const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
-    const std::size_t first = vectors * t / team * kLanes;
-    const std::size_t last = std::min(p.N, vectors * (t + 1) / team * kLanes);
-    if (first < last) {
-      SparseRowProduct<kVectorVecs>(a, p.B, p.ldb, p.C, p.accumulate,
-                                    p.epilogue, first, last);
-    }
-  }
+  RowProductParallel(RowEntries{values, 1, rows, count}, p,
+                     count * p.N >= gemm_tuning::kParallelMinVectorFloats);
   return true;
 }
 
@@ -389,8 +391,14 @@ void GemmImpl(Transpose trans_a, Transpose trans_b, std::size_t M,
     }
     return;
   }
-  if (M == 1 && !p.trans_a && !p.trans_b && K >= gemm_tuning::kSparseMinDepth &&
-      N >= gemm_tuning::kSparseMinColumns && SparseRowGemm(p)) {
+  if (M == 1 && !p.trans_b) {
+    // One row of C (a single sample): see gemm_row-inl.h.
+    if (!p.trans_a && K >= gemm_tuning::kSparseMinDepth &&
+        N >= gemm_tuning::kSparseMinColumns && SparseRowGemm(p)) {
+      return;
+    }
+    RowProductParallel(RowEntries{A, p.trans_a ? lda : 1, nullptr, K}, p,
+                       K * N >= gemm_tuning::kParallelMinVectorFloats);
     return;
   }
   if (M <= kVectorRows) {
