@@ -27,32 +27,8 @@ BENCH_PACKAGES=(python3 python3-torch python3-numpy libopenblas0-pthread)
 
 log() { printf '[sequent] %s\n' "$*" >&2; }
 
-missing_packages() {
-  local pkg
-  for pkg in "$@"; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
-        grep -q "install ok installed"; then
-      printf '%s\n' "$pkg"
-    fi
-  done
-}
-
-install_packages() {
-  local missing
-  mapfile -t missing < <(missing_packages "$@")
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing Debian packages: ${missing[*]}"
-  local sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null; then sudo=(sudo -n); else
-      log "need root (or sudo) to install: ${missing[*]}"; return 1
-    fi
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-    >/dev/null
-}
+# shellcheck source=scripts/packages.sh
+source "$ROOT/scripts/packages.sh"
 
 configure() {
   install_packages "${BUILD_PACKAGES[@]}"

@@ -32,26 +32,9 @@ log() { printf '[fuzz] %s\n' "$*" >&2; }
 # llvm-symbolizer for readable stacks; then what the library builds with.
 PACKAGES=(clang-14 libclang-rt-14-dev libomp-14-dev llvm-14 cmake make
           libhwy-dev libboost-dev libstb-dev zlib1g-dev)
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
-      grep -q "install ok installed"; then
-    missing+=("$pkg")
-  fi
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing Debian packages: ${missing[*]}"
-  sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null; then sudo=(sudo -n); else
-      log "need root (or sudo) to install: ${missing[*]}"; exit 1
-    fi
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-    >/dev/null
-fi
+# shellcheck source=../scripts/packages.sh
+source "$ROOT/scripts/packages.sh"
+install_packages "${PACKAGES[@]}" || exit 1
 
 log "building in $BUILD (${JOBS} jobs)"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
