@@ -332,6 +332,25 @@ BOOST_DATA_TEST_CASE(gemm_single_row_equals_batch_row_bits,
   omp_set_num_threads(saved);
 }
 
+// Skipping zeros must not skip a NaN: it reaches every output, as it does
+// through the dense kernels, wherever it sits among the zeros.
+BOOST_DATA_TEST_CASE(gemm_sparse_row_propagates_nan, sequent::test::targets(),
+                     target) {
+  sequent::test::TargetScope scope(target);
+  const std::size_t K = 784, N = 128;
+  std::vector<float> b(K * N, 0.5f), c(N);
+  for (std::size_t at : {0u, 5u, 8u, 399u, 783u}) {
+    std::vector<float> a(K, 0.0f);
+    for (std::size_t k = 0; k < K; k += 7) a[k] = 1.0f;  // sparse enough
+    a[at] = std::nanf("");
+    sequent::kernels::Gemm(Transpose::kNo, Transpose::kNo, 1, N, K, a.data(),
+                           K, b.data(), N, c.data(), N, false, {});
+    BOOST_TEST(std::all_of(c.begin(), c.end(),
+                           [](float x) { return std::isnan(x); }),
+               "NaN at " << at << " did not reach every output");
+  }
+}
+
 // Work is split by output blocks only, so 1 and 2 threads must agree to
 // the bit.
 BOOST_DATA_TEST_CASE(gemm_is_independent_of_thread_count,
