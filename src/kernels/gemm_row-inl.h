@@ -102,13 +102,13 @@ inline std::size_t CompressNonZeros(const float* HWY_RESTRICT a, std::size_t K,
       const auto non_zero = hn::Not(hn::Eq(v, hn::Zero(d)));
       std::uint8_t bits[8] = {};
       hn::StoreMaskBits(d, non_zero, bits);
-      const auto lanes = hn::And(
-          hn::Shr(hn::Set(du, kNonZeroLanes[bits[0]]), lane_shifts),
-          hn::Set(du, 15));
+      const auto lanes =
+          hn::And(hn::Shr(hn::Set(du, kNonZeroLanes[bits[0]]), lane_shifts),
+                  hn::Set(du, 15));
       hn::StoreU(hn::TableLookupLanes(v, hn::IndicesFromVec(d, lanes)), d,
                  values + count);
-      hn::StoreU(hn::Add(lanes, hn::Set(du, static_cast<std::uint32_t>(k))),
-                 du, rows + count);
+      hn::StoreU(hn::Add(lanes, hn::Set(du, static_cast<std::uint32_t>(k))), du,
+                 rows + count);
       count += hn::CountTrue(d, non_zero);
     }
   } else {
