@@ -54,10 +54,12 @@ constexpr std::size_t kInPlaceAMaxFloats = std::size_t{64} * 1024;
 // OpenMP fork/join costs 1-1.5 µs here. Measured 1 vs 2 threads: 32×32×32
 // 0.84 vs 1.03 µs, 32×64×32 1.72 vs 1.64, 32×128×32 3.3 vs 2.8.
 constexpr std::size_t kParallelMinMacs = std::size_t{96} * 1024;
-// Matrix-vector products stream B from L2 at ~100 GB/s per core, so a split
-// pays only once B outgrows one L2: 1×128×784 3.8 µs either way, 1×256×784
-// 9.6 vs 5.6 µs on 1 vs 2 threads.
-constexpr std::size_t kParallelMinVectorFloats = std::size_t{64} * 1024;
+// Matrix-vector products stream B from L2, so a split pays only once B
+// outgrows one core's L2 (512 KiB): 1×256×784 9.6 vs 5.6 µs on 1 vs 2
+// threads, but the MLP's 1×128×784 (392 KiB), 3.8 vs 4.3 µs median of a
+// single image's prediction. The whole of B counts, even when a sparse row
+// reads only some of it: what stays in L2 between calls is all of it.
+constexpr std::size_t kParallelMinVectorFloats = std::size_t{128} * 1024;
 // A single row of A at most this dense (non-zero entries per entry) skips
 // the rows of B its zeros select; denser, the dense kernel streams B.
 constexpr double kSparseMaxDensity = 0.75;
@@ -345,7 +347,7 @@ bool SparseRowGemm(const GemmProblem& p) {
     return false;
   }
   RowProductParallel(RowEntries{values, 1, rows, count}, p,
-                     count * p.N >= gemm_tuning::kParallelMinVectorFloats);
+                     p.K * p.N >= gemm_tuning::kParallelMinVectorFloats);
   return true;
 }
 
