@@ -10,6 +10,8 @@
 #include <sequent/sequent.hpp>
 #include <sstream>
 
+#include "temp_dir.hpp"
+
 namespace sq = sequent;
 namespace fs = std::filesystem;
 
@@ -28,12 +30,7 @@ sq::data::FloatDataset line_data(std::size_t n, std::uint64_t seed) {
   return {x, 1, y, 1};
 }
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() /
-                  ("sequent-callbacks-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
+using sequent::test::TempDir;
 
 // Records what fit told it, and stops at a chosen epoch.
 struct Recorder : sq::Callback {
@@ -156,14 +153,14 @@ BOOST_AUTO_TEST_CASE(callbacks_are_called_in_order_and_can_stop) {
 BOOST_AUTO_TEST_CASE(csv_logger_writes_a_line_per_epoch) {
   TempDir dir;
   Regressor m;
-  sq::CSVLogger csv(dir.path / "log.csv");
+  sq::CSVLogger csv(dir.path() / "log.csv");
   const auto val = line_data(32, 2);
   m.fit(line_data(64, 1), sq::SGD{.lr = 0.1f},
         {.epochs = 3,
          .validation = &val,
          .verbose = sq::Verbosity::kSilent,
          .callbacks = {&csv}});
-  std::ifstream in(dir.path / "log.csv");
+  std::ifstream in(dir.path() / "log.csv");
   std::string line;
   std::vector<std::string> lines;
   while (std::getline(in, line)) lines.push_back(line);
@@ -381,8 +378,8 @@ BOOST_AUTO_TEST_CASE(model_checkpoint_every_epoch_and_best_only) {
   TempDir dir;
   Regressor m;
   const auto val = line_data(32, 2);
-  sq::ModelCheckpoint every({.path = dir.path / "e{epoch}.sqm"});
-  sq::ModelCheckpoint best({.path = dir.path / "best.sqm",
+  sq::ModelCheckpoint every({.path = dir.path() / "e{epoch}.sqm"});
+  sq::ModelCheckpoint best({.path = dir.path() / "best.sqm",
                             .monitor = "val_loss",
                             .save_best_only = true});
   m.fit(line_data(64, 1), sq::SGD{.lr = 0.1f},
@@ -392,11 +389,11 @@ BOOST_AUTO_TEST_CASE(model_checkpoint_every_epoch_and_best_only) {
          .callbacks = {&every, &best}});
   BOOST_TEST(every.written().size() == 3u);
   for (int e = 1; e <= 3; ++e) {
-    BOOST_TEST(fs::exists(dir.path / ("e" + std::to_string(e) + ".sqm")));
+    BOOST_TEST(fs::exists(dir.path() / ("e" + std::to_string(e) + ".sqm")));
   }
   BOOST_TEST(best.written().size() >= 1u);
   // The best file holds the final weights here (the loss only falls).
-  auto loaded = Regressor::load(dir.path / "best.sqm");
+  auto loaded = Regressor::load(dir.path() / "best.sqm");
   BOOST_TEST(std::equal(loaded.parameters().begin(), loaded.parameters().end(),
                         m.parameters().begin()));
 }
@@ -450,14 +447,14 @@ BOOST_AUTO_TEST_CASE(model_checkpoint_training_checkpoint_resumes_the_run) {
                                .verbose = sq::Verbosity::kSilent};
   Classify run{sq::Seed{11}};
   sq::ModelCheckpoint ck(
-      {.path = dir.path / "ck{epoch}.sqm", .training_checkpoint = true});
+      {.path = dir.path() / "ck{epoch}.sqm", .training_checkpoint = true});
   auto with_ck = options;
   with_ck.callbacks = {&ck};
   const auto full = run.fit(train, sq::Adam{.lr = 1e-2f}, with_ck);
   BOOST_TEST(ck.written().size() == 4u);
 
   Classify resumed{sq::Seed{12345}};
-  const auto state = resumed.load_checkpoint(dir.path / "ck2.sqm");
+  const auto state = resumed.load_checkpoint(dir.path() / "ck2.sqm");
   BOOST_TEST(state.epochs_done == 2);
   BOOST_TEST(resumed.epochs_done() == 2);
   const auto rest = resumed.fit(train, sq::Adam{.lr = 1e-2f}, options);
@@ -468,7 +465,7 @@ BOOST_AUTO_TEST_CASE(model_checkpoint_training_checkpoint_resumes_the_run) {
   BOOST_TEST(params_of(resumed) == params_of(run));
   // The last checkpoint holds the same weights.
   Classify last{sq::Seed{1}};
-  last.load_checkpoint(dir.path / "ck4.sqm");
+  last.load_checkpoint(dir.path() / "ck4.sqm");
   BOOST_TEST(params_of(last) == params_of(run));
 }
 

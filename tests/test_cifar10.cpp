@@ -26,6 +26,7 @@
 #include "sequent/data/augment.hpp"
 #include "sequent/data/cifar10.hpp"
 #include "sequent/data/dataset.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using sequent::data::Augmentation;
@@ -41,29 +42,7 @@ constexpr int kSide = 32;
 constexpr std::size_t kImageBytes = 3 * kSide * kSide;
 constexpr std::size_t kRecordBytes = 1 + kImageBytes;
 
-// A fresh directory under the system temporary directory, removed with
-// everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device entropy;
-    path_ = fs::temp_directory_path() /
-            ("sequent-test-cifar10-" + std::to_string(::getpid()) + "-" +
-             std::to_string(entropy()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using sequent::test::TempDir;
 
 void write_file(const fs::path& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary);

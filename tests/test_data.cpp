@@ -23,6 +23,7 @@
 #include "sequent/data/dataset.hpp"
 #include "sequent/data/fashion_mnist.hpp"
 #include "sequent/data/idx.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using sequent::data::Dataset;
@@ -33,29 +34,7 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-// A fresh directory under the system temporary directory, removed with
-// everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device entropy;
-    path_ = fs::temp_directory_path() /
-            ("sequent-test-data-" + std::to_string(::getpid()) + "-" +
-             std::to_string(entropy()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using sequent::test::TempDir;
 
 // An IDX file's bytes: magic 00 00 <type> <dims.size()>, big-endian sizes,
 // then `values`.

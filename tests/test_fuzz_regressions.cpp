@@ -12,17 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
+
 namespace io = sequent::io;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() /
-                  ("sequent-fuzz-regressions-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
+using sequent::test::TempDir;
 
 std::vector<std::uint8_t> read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -44,7 +41,7 @@ BOOST_AUTO_TEST_CASE(empty_float_arrays_read_back) {
   file.tensors.push_back({0, "bias", {0}, {}});
   file.tensors.push_back({1, "scale", {}, {0.5f}});  // rank 0: one value
   file.training = {"SGD", 3, {}, 2, 7, 3};
-  const fs::path path = dir.path / "sgd.sqm";
+  const fs::path path = dir.path() / "sgd.sqm";
   io::write_model_file(path, file);
 
   const auto bytes = read_bytes(path);

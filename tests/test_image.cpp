@@ -25,6 +25,8 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 
+#include "temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using sequent::data::Dataset;
 using sequent::data::decode_image;
@@ -39,29 +41,7 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-// A fresh directory under the system temporary directory, removed with
-// everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device entropy;
-    path_ = fs::temp_directory_path() /
-            ("sequent-test-image-" + std::to_string(::getpid()) + "-" +
-             std::to_string(entropy()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using sequent::test::TempDir;
 
 void write_bytes(const fs::path& path, const Bytes& bytes) {
   fs::create_directories(path.parent_path());

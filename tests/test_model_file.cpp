@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
+
 namespace sq = sequent;
 namespace fs = std::filesystem;
 
@@ -30,12 +32,7 @@ using Other = sq::Sequential<sq::Input<4, 4, 1>, sq::Flatten, sq::Dense<9>,
                              sq::ReLU, sq::Dense<3>, sq::Softmax>;
 using Loss = sq::SparseCategoricalCrossentropy;
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() /
-                  ("sequent-model-file-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
+using sequent::test::TempDir;
 
 std::vector<std::uint8_t> read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -82,15 +79,15 @@ sq::data::Dataset tiny_images(std::size_t n, std::uint64_t seed) {
 BOOST_AUTO_TEST_CASE(weights_round_trip) {
   TempDir dir;
   sq::Model<Net, Loss> a{sq::Seed{1}};
-  a.save(dir.path / "a.sqm");
-  auto b = sq::Model<Net, Loss>::load(dir.path / "a.sqm");
+  a.save(dir.path() / "a.sqm");
+  auto b = sq::Model<Net, Loss>::load(dir.path() / "a.sqm");
   BOOST_TEST(params_of(a) == params_of(b));
   sq::Model<Net, Loss> c{sq::Seed{2}};
-  c.load_weights(dir.path / "a.sqm");
+  c.load_weights(dir.path() / "a.sqm");
   BOOST_TEST(params_of(a) == params_of(c));
   // No temporary files are left behind.
   std::size_t files = 0;
-  for (const auto& e : fs::directory_iterator(dir.path)) {
+  for (const auto& e : fs::directory_iterator(dir.path())) {
     (void)e;
     ++files;
   }
@@ -107,11 +104,11 @@ BOOST_AUTO_TEST_CASE(fingerprint_is_a_compile_time_constant) {
 BOOST_AUTO_TEST_CASE(another_architecture_is_refused_and_named) {
   TempDir dir;
   sq::Model<Other, Loss> other{sq::Seed{1}};
-  other.save(dir.path / "other.sqm");
+  other.save(dir.path() / "other.sqm");
   sq::Model<Net, Loss> m{sq::Seed{3}};
   const auto before = params_of(m);
   BOOST_CHECK_EXCEPTION(
-      m.load_weights(dir.path / "other.sqm"), sq::io::ModelFileError,
+      m.load_weights(dir.path() / "other.sqm"), sq::io::ModelFileError,
       error_has({"other.sqm", "another architecture", "Dense<9>", "Dense<8>"}));
   BOOST_TEST(params_of(m) == before);  // untouched
 }
@@ -119,14 +116,14 @@ BOOST_AUTO_TEST_CASE(another_architecture_is_refused_and_named) {
 BOOST_AUTO_TEST_CASE(bad_files_are_clear_errors) {
   TempDir dir;
   sq::Model<Net, Loss> m{sq::Seed{4}};
-  const fs::path good = dir.path / "good.sqm";
+  const fs::path good = dir.path() / "good.sqm";
   m.save(good);
   const auto bytes = read_bytes(good);
   const auto before = params_of(m);
 
   auto expect = [&](const std::string& name, std::vector<std::uint8_t> b,
                     std::vector<std::string> parts) {
-    const fs::path p = dir.path / name;
+    const fs::path p = dir.path() / name;
     write_bytes(p, b);
     parts.push_back(name);
     BOOST_CHECK_EXCEPTION(m.load_weights(p), sq::io::ModelFileError,
@@ -159,7 +156,7 @@ BOOST_AUTO_TEST_CASE(bad_files_are_clear_errors) {
   longer.push_back(0);
   expect("longer.sqm", longer, {"corrupt", "announces"});
   // Missing file.
-  BOOST_CHECK_EXCEPTION(m.load_weights(dir.path / "missing.sqm"),
+  BOOST_CHECK_EXCEPTION(m.load_weights(dir.path() / "missing.sqm"),
                         sq::io::ModelFileError,
                         error_has({"cannot open", "missing.sqm"}));
   BOOST_TEST(params_of(m) == before);
@@ -168,20 +165,20 @@ BOOST_AUTO_TEST_CASE(bad_files_are_clear_errors) {
 BOOST_AUTO_TEST_CASE(a_failed_save_keeps_the_previous_file) {
   TempDir dir;
   sq::Model<Net, Loss> m{sq::Seed{5}};
-  const fs::path target = dir.path / "keep.sqm";
+  const fs::path target = dir.path() / "keep.sqm";
   m.save(target);
   const auto original = read_bytes(target);
   // Saving into a directory that does not exist fails cleanly.
-  BOOST_CHECK_EXCEPTION(m.save(dir.path / "no-such-dir" / "x.sqm"),
+  BOOST_CHECK_EXCEPTION(m.save(dir.path() / "no-such-dir" / "x.sqm"),
                         sq::io::ModelFileError,
                         error_has({"cannot create", "no-such-dir"}));
   // Saving over a read-only directory fails and leaves the old file.
-  fs::permissions(dir.path, fs::perms::owner_read | fs::perms::owner_exec);
+  fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec);
   sq::Model<Net, Loss> other{sq::Seed{6}};
   if (::geteuid() != 0) {  // root ignores directory permissions
     BOOST_CHECK_THROW(other.save(target), sq::io::ModelFileError);
   }
-  fs::permissions(dir.path, fs::perms::owner_all);
+  fs::permissions(dir.path(), fs::perms::owner_all);
   if (::geteuid() != 0) BOOST_TEST(read_bytes(target) == original);
 }
 
@@ -201,10 +198,10 @@ BOOST_AUTO_TEST_CASE(checkpoint_resume_equals_uninterrupted_run) {
   auto half = base;
   half.epochs = 2;
   first.fit(train, sq::Adam{.lr = 1e-2f}, half);
-  first.save_checkpoint(dir.path / "ckpt.sqm");
+  first.save_checkpoint(dir.path() / "ckpt.sqm");
 
   sq::Model<Net, Loss> resumed{sq::Seed{999}};
-  const auto state = resumed.load_checkpoint(dir.path / "ckpt.sqm");
+  const auto state = resumed.load_checkpoint(dir.path() / "ckpt.sqm");
   BOOST_TEST(state.epochs_done == 2);
   BOOST_TEST(state.optimizer == "Adam");
   const auto h = resumed.fit(train, sq::Adam{.lr = 1e-2f}, base);
@@ -214,8 +211,8 @@ BOOST_AUTO_TEST_CASE(checkpoint_resume_equals_uninterrupted_run) {
   BOOST_TEST(resumed.epochs_done() == 4);
 
   // A weights file is not a checkpoint.
-  first.save(dir.path / "weights.sqm");
-  BOOST_CHECK_EXCEPTION(resumed.load_checkpoint(dir.path / "weights.sqm"),
+  first.save(dir.path() / "weights.sqm");
+  BOOST_CHECK_EXCEPTION(resumed.load_checkpoint(dir.path() / "weights.sqm"),
                         sq::io::ModelFileError,
                         error_has({"not a training checkpoint"}));
 }
@@ -236,9 +233,9 @@ BOOST_AUTO_TEST_CASE(checkpoint_resume_with_explicit_seed_and_epoch) {
   auto one = base;
   one.epochs = 1;
   first.fit(train, sq::SGD{.lr = 0.1f, .momentum = 0.9f}, one);
-  first.save_checkpoint(dir.path / "ckpt.sqm");
+  first.save_checkpoint(dir.path() / "ckpt.sqm");
   sq::Model<Net, Loss> resumed{sq::Seed{3}};
-  resumed.load_checkpoint(dir.path / "ckpt.sqm");
+  resumed.load_checkpoint(dir.path() / "ckpt.sqm");
   auto rest = base;
   rest.initial_epoch = resumed.epochs_done();
   const auto h =
@@ -247,14 +244,14 @@ BOOST_AUTO_TEST_CASE(checkpoint_resume_with_explicit_seed_and_epoch) {
   BOOST_TEST(params_of(resumed) == params_of(straight));
 
   sq::Model<Net, Loss> restart{sq::Seed{4}};
-  restart.load_checkpoint(dir.path / "ckpt.sqm");
+  restart.load_checkpoint(dir.path() / "ckpt.sqm");
   auto from_one = base;
   from_one.epochs = 1;
   from_one.initial_epoch = 0;
   BOOST_TEST(restart.fit(train, sq::SGD{}, from_one).epochs.front().epoch == 1);
   sq::Model<Net, Loss> weights_only{sq::Seed{5}};
-  first.save(dir.path / "w.sqm");
-  weights_only.load_weights(dir.path / "w.sqm");
+  first.save(dir.path() / "w.sqm");
+  weights_only.load_weights(dir.path() / "w.sqm");
   from_one.initial_epoch.reset();
   BOOST_TEST(
       weights_only.fit(train, sq::SGD{}, from_one).epochs.front().epoch == 1);
@@ -271,17 +268,17 @@ BOOST_AUTO_TEST_CASE(class_names_travel_with_the_weights) {
         {.epochs = 1, .verbose = sq::Verbosity::kSilent});
   BOOST_TEST(m.class_names() == (std::vector<std::string>{"a", "b", "c"}));
   m.set_class_names({"shirt", "coat", "bag"});
-  m.save(dir.path / "named.sqm");
-  auto loaded = sq::Model<Net, Loss>::load(dir.path / "named.sqm");
+  m.save(dir.path() / "named.sqm");
+  auto loaded = sq::Model<Net, Loss>::load(dir.path() / "named.sqm");
   BOOST_TEST(loaded.class_names() ==
              (std::vector<std::string>{"shirt", "coat", "bag"}));
-  BOOST_TEST(sq::io::read_model_file(dir.path / "named.sqm").class_names ==
+  BOOST_TEST(sq::io::read_model_file(dir.path() / "named.sqm").class_names ==
              m.class_names());
   // Checkpoints carry them too, and a load replaces them.
-  m.save_checkpoint(dir.path / "ckpt.sqm");
+  m.save_checkpoint(dir.path() / "ckpt.sqm");
   sq::Model<Net, Loss> other{sq::Seed{2}};
   other.set_class_names({"x", "y", "z"});
-  other.load_checkpoint(dir.path / "ckpt.sqm");
+  other.load_checkpoint(dir.path() / "ckpt.sqm");
   BOOST_TEST(other.class_names() == m.class_names());
   // One name per output, or none.
   BOOST_CHECK_THROW(m.set_class_names({"one", "two"}), std::invalid_argument);
@@ -298,13 +295,13 @@ BOOST_AUTO_TEST_CASE(class_names_travel_with_the_weights) {
 BOOST_AUTO_TEST_CASE(a_file_naming_the_wrong_number_of_classes_is_refused) {
   TempDir dir;
   sq::Model<Net, Loss> m{sq::Seed{1}};
-  m.save(dir.path / "good.sqm");
-  auto f = sq::io::read_model_file(dir.path / "good.sqm");
+  m.save(dir.path() / "good.sqm");
+  auto f = sq::io::read_model_file(dir.path() / "good.sqm");
   f.class_names = {"only", "two"};
-  sq::io::write_model_file(dir.path / "names.sqm", f);
+  sq::io::write_model_file(dir.path() / "names.sqm", f);
   const auto before = params_of(m);
   BOOST_CHECK_EXCEPTION(
-      m.load_weights(dir.path / "names.sqm"), sq::io::ModelFileError,
+      m.load_weights(dir.path() / "names.sqm"), sq::io::ModelFileError,
       error_has({"names.sqm", "names 2 classes", "3 outputs"}));
   BOOST_TEST(params_of(m) == before);
 }
@@ -314,8 +311,8 @@ BOOST_AUTO_TEST_CASE(a_file_naming_the_wrong_number_of_classes_is_refused) {
 BOOST_AUTO_TEST_CASE(version_1_files_still_load) {
   TempDir dir;
   sq::Model<Net, Loss> m{sq::Seed{6}};
-  m.save(dir.path / "v2.sqm");
-  auto bytes = read_bytes(dir.path / "v2.sqm");
+  m.save(dir.path() / "v2.sqm");
+  auto bytes = read_bytes(dir.path() / "v2.sqm");
   // Header: magic 8, version 4, kind 4, payload length 8; payload:
   // fingerprint 8, architecture (u32 length + bytes), class-name count 4.
   std::uint32_t arch_length;
@@ -335,11 +332,11 @@ BOOST_AUTO_TEST_CASE(version_1_files_still_load) {
   const auto crc = static_cast<std::uint32_t>(
       crc32(0L, bytes.data(), static_cast<uInt>(bytes.size() - 4)));
   std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
-  write_bytes(dir.path / "v1.sqm", bytes);
+  write_bytes(dir.path() / "v1.sqm", bytes);
 
   sq::Model<Net, Loss> loaded{sq::Seed{7}};
   loaded.set_class_names({"x", "y", "z"});
-  loaded.load_weights(dir.path / "v1.sqm");
+  loaded.load_weights(dir.path() / "v1.sqm");
   BOOST_TEST(params_of(loaded) == params_of(m));
   BOOST_TEST(loaded.class_names().empty());  // the file names none
 }
@@ -351,13 +348,13 @@ BOOST_AUTO_TEST_CASE(version_1_files_still_load) {
 BOOST_AUTO_TEST_CASE(a_tensor_shape_mismatch_names_both_shapes) {
   TempDir dir;
   sq::Model<Net, Loss> m{sq::Seed{1}};
-  m.save(dir.path / "good.sqm");
-  auto f = sq::io::read_model_file(dir.path / "good.sqm");
+  m.save(dir.path() / "good.sqm");
+  auto f = sq::io::read_model_file(dir.path() / "good.sqm");
   BOOST_REQUIRE(f.tensors[0].shape == (std::vector<std::uint32_t>{16, 8}));
   f.tensors[0].shape = {8, 16};  // as many values, another shape
-  sq::io::write_model_file(dir.path / "shape.sqm", f);
+  sq::io::write_model_file(dir.path() / "shape.sqm", f);
   BOOST_CHECK_EXCEPTION(
-      m.load_weights(dir.path / "shape.sqm"), sq::io::ModelFileError,
+      m.load_weights(dir.path() / "shape.sqm"), sq::io::ModelFileError,
       error_has({"shape.sqm", "tensor 0", "kernel", "of shape (8, 16)",
                  "expects layer 1 kernel of shape (16, 8)"}));
 }
@@ -367,11 +364,11 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_architecture_names_both) {
   sq::Model<Other, Loss> other{sq::Seed{1}};
   other.fit(tiny_images(32, 2), sq::Adam{},
             {.epochs = 1, .verbose = sq::Verbosity::kSilent});
-  other.save_checkpoint(dir.path / "other.sqm");
+  other.save_checkpoint(dir.path() / "other.sqm");
   sq::Model<Net, Loss> m{sq::Seed{3}};
   const auto before = params_of(m);
   BOOST_CHECK_EXCEPTION(
-      m.load_checkpoint(dir.path / "other.sqm"), sq::io::ModelFileError,
+      m.load_checkpoint(dir.path() / "other.sqm"), sq::io::ModelFileError,
       error_has({"other.sqm", "another architecture", "file:  Input(4, 4, 1)",
                  "Dense<9>", "model: Input(4, 4, 1)", "Dense<8>"}));
   BOOST_TEST(params_of(m) == before);
@@ -420,7 +417,7 @@ BOOST_AUTO_TEST_CASE(a_save_killed_halfway_keeps_the_previous_file) {
        {SaveStage::kPartlyWritten, SaveStage::kWrittenNotRenamed}) {
     BOOST_TEST_CONTEXT("stage " << static_cast<int>(stage)) {
       TempDir dir;
-      const fs::path target = dir.path / "keep.sqm";
+      const fs::path target = dir.path() / "keep.sqm";
       BigModel old_model{sq::Seed{1}};
       old_model.save(target);
       const auto original = read_bytes(target);
@@ -449,7 +446,7 @@ BOOST_AUTO_TEST_CASE(a_save_killed_halfway_keeps_the_previous_file) {
       BigModel reloaded = BigModel::load(target);
       BOOST_TEST(params_of(reloaded) == params_of(old_model));
 
-      const auto stray = temporaries_in(dir.path);
+      const auto stray = temporaries_in(dir.path());
       BOOST_REQUIRE_EQUAL(stray.size(), 1u);
       BOOST_TEST(stray[0].filename().string().rfind(
                      ".keep.sqm.tmp-" + std::to_string(child) + "-", 0) == 0u);
@@ -467,7 +464,7 @@ BOOST_AUTO_TEST_CASE(a_save_killed_halfway_keeps_the_previous_file) {
 
       // The next save cleans up after the dead process.
       new_model.save(target);
-      BOOST_TEST(temporaries_in(dir.path).empty());
+      BOOST_TEST(temporaries_in(dir.path()).empty());
       BOOST_TEST(params_of(BigModel::load(target)) == params_of(new_model));
     }
   }
@@ -478,7 +475,7 @@ BOOST_AUTO_TEST_CASE(a_save_killed_halfway_keeps_the_previous_file) {
 // another form.
 BOOST_AUTO_TEST_CASE(remove_stale_temporaries_spares_live_saves) {
   TempDir dir;
-  const fs::path target = dir.path / "m.sqm";
+  const fs::path target = dir.path() / "m.sqm";
   // A process id that no longer runs: a child that has exited and been
   // waited for.
   const pid_t dead = ::fork();
@@ -490,20 +487,20 @@ BOOST_AUTO_TEST_CASE(remove_stale_temporaries_spares_live_saves) {
            ".m.sqm.tmp-1-0", ".m.sqm.tmp-" + std::to_string(::getpid()) + "-3",
            ".other.sqm.tmp-" + d + "-0", ".m.sqm.tmp-x-0", ".m.sqm.tmp-" + d,
            "m.sqm.tmp-" + d + "-0"}) {
-    write_bytes(dir.path / name, {1, 2, 3});
+    write_bytes(dir.path() / name, {1, 2, 3});
   }
   auto removed = sq::io::remove_stale_temporaries(target);
   std::sort(removed.begin(), removed.end());
   BOOST_TEST(removed ==
-             (std::vector<fs::path>{dir.path / (".m.sqm.tmp-" + d + "-0"),
-                                    dir.path / (".m.sqm.tmp-" + d + "-17")}));
+             (std::vector<fs::path>{dir.path() / (".m.sqm.tmp-" + d + "-0"),
+                                    dir.path() / (".m.sqm.tmp-" + d + "-17")}));
   std::size_t left = 0;
-  for (const auto& e : fs::directory_iterator(dir.path)) {
+  for (const auto& e : fs::directory_iterator(dir.path())) {
     (void)e;
     ++left;
   }
   BOOST_TEST(left == 6u);
   // A directory that does not exist holds nothing to remove.
   BOOST_TEST(
-      sq::io::remove_stale_temporaries(dir.path / "no" / "m.sqm").empty());
+      sq::io::remove_stale_temporaries(dir.path() / "no" / "m.sqm").empty());
 }

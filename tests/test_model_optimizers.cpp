@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "quadrants.hpp"
+#include "temp_dir.hpp"
 
 namespace sq = sequent;
 namespace tt = boost::test_tools;
@@ -33,13 +34,7 @@ using Cnn =
                    sq::BatchNorm<>, sq::ReLU, sq::MaxPool2D<2>, sq::Flatten,
                    sq::Dropout<0.25>, sq::Dense<4>, sq::Softmax>;
 
-struct TempDir {
-  std::filesystem::path path =
-      std::filesystem::temp_directory_path() /
-      ("sequent_optimizers_" + std::to_string(::getpid()));
-  TempDir() { std::filesystem::create_directories(path); }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using sequent::test::TempDir;
 
 template <class Opt>
 void check_trains(const Opt& optimizer, const std::string& what) {
@@ -141,10 +136,10 @@ void check_resume(const Opt& optimizer, std::size_t slots) {
   auto half = base;
   half.epochs = 2;
   first.fit(train, optimizer, half);
-  first.save_checkpoint(dir.path / "ckpt.sqm");
+  first.save_checkpoint(dir.path() / "ckpt.sqm");
 
   sq::Model<Cnn, Loss> resumed{sq::Seed{999}};
-  const auto state = resumed.load_checkpoint(dir.path / "ckpt.sqm");
+  const auto state = resumed.load_checkpoint(dir.path() / "ckpt.sqm");
   BOOST_TEST(state.optimizer == Opt::name);
   BOOST_TEST(state.optimizer_state.size() == slots * Cnn::param_buffer_size);
   BOOST_TEST(state.optimizer_step == 2 * 13);  // 200 samples, batch 16
@@ -177,11 +172,11 @@ BOOST_AUTO_TEST_CASE(another_optimizer_starts_from_fresh_state) {
                            .verbose = sq::Verbosity::kSilent};
   sq::Model<Mlp, Loss> m{sq::Seed{1}};
   m.fit(train, sq::Adam{.lr = 1e-2f}, one);
-  m.save_checkpoint(dir.path / "adam.sqm");
+  m.save_checkpoint(dir.path() / "adam.sqm");
   const auto weights = params_of(m);
 
   sq::Model<Mlp, Loss> resumed{sq::Seed{2}};
-  resumed.load_checkpoint(dir.path / "adam.sqm");
+  resumed.load_checkpoint(dir.path() / "adam.sqm");
   const auto batch = first_batch(train, 16);
   resumed.train_step(batch.view(), sq::AdamW{.lr = 1e-2f});
   sq::Model<Mlp, Loss> fresh{sq::Seed{2}};

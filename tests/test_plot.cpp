@@ -23,6 +23,8 @@
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>
 
+#include "temp_dir.hpp"
+
 namespace fs = std::filesystem;
 namespace plot = sequent::plot;
 using sequent::EpochRecord;
@@ -100,22 +102,7 @@ struct Picture {
   }
 };
 
-// A fresh directory per test case, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int serial = 0;
-    path = fs::temp_directory_path() /
-           ("sequent_test_plot_" + std::to_string(getpid()) + "_" +
-            std::to_string(serial++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
+using sequent::test::TempDir;
 
 // Loss falling from 2.0 to 0.2 and accuracy rising, validation a bit worse.
 History falling_loss(int epochs) {
@@ -513,7 +500,7 @@ BOOST_AUTO_TEST_CASE(unwritable_paths_throw_naming_the_file) {
       },
       (dir / "taken.png").string());
   int entries = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path))
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path()))
     ++entries;
   BOOST_TEST(entries == 1, "only taken.png should be left, found " << entries);
 }

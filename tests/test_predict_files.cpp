@@ -17,18 +17,14 @@
 #include <vector>
 
 #include "fashion_cnn.hpp"  // the network examples/predict.cpp loads
+#include "temp_dir.hpp"
 
 namespace sq = sequent;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() /
-                  ("sequent-predict-files-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
+using sequent::test::TempDir;
 
 // A small CNN that trains to ~80 % in a second.
 using SmallNet = sq::Sequential<sq::Input<28, 28, 1>,                  //
@@ -65,13 +61,13 @@ BOOST_AUTO_TEST_CASE(predictions_from_png_files_equal_in_memory_ones) {
   BOOST_TEST(accuracy > 0.7);  // it learnt something: predictions vary
 
   TempDir dir;
-  model.save(dir.path / "small.sqm");
+  model.save(dir.path() / "small.sqm");
   constexpr std::size_t kImages = 40;
-  const auto paths = write_pngs(test, kImages, dir.path);
+  const auto paths = write_pngs(test, kImages, dir.path());
 
   // From the files: the model file, and the images through load_image with
   // the shape taken from the model's Input.
-  auto loaded = Small::load(dir.path / "small.sqm");
+  auto loaded = Small::load(dir.path() / "small.sqm");
   BOOST_TEST(loaded.class_names() == sq::data::fashion_mnist_classes());
   const auto options = sq::data::input_image_options<Small>();
   BOOST_TEST((options.shape == test.shape()));
@@ -176,19 +172,19 @@ BOOST_AUTO_TEST_CASE(predict_example_prints_class_names_and_top_3) {
   }
   model.set_class_names(names);
   TempDir dir;
-  const fs::path model_file = dir.path / "cnn.sqm";
+  const fs::path model_file = dir.path() / "cnn.sqm";
   model.save(model_file);
   constexpr std::size_t kImages = 6;
-  const auto paths = write_pngs(test, kImages, dir.path);
+  const auto paths = write_pngs(test, kImages, dir.path());
   // Image 0 again, as dark-on-light like a photo.
   std::vector<std::uint8_t> light(test.image(0).begin(), test.image(0).end());
   for (auto& v : light) v = static_cast<std::uint8_t>(255 - v);
-  const fs::path light_png = dir.path / "light.png";
+  const fs::path light_png = dir.path() / "light.png";
   sq::data::write_png(light_png, test.shape(), light);
 
   std::string args = "--model '" + model_file.string() + "' --invert no";
   for (const auto& p : paths) args += " '" + p.string() + "'";
-  const Run run = predict(args, dir.path);
+  const Run run = predict(args, dir.path());
   BOOST_TEST(run.exit_code == 0);
   BOOST_TEST(run.err.empty(), run.err);
   const auto in_memory = model.predict(test.slice(0, kImages), 1);
@@ -207,28 +203,28 @@ BOOST_AUTO_TEST_CASE(predict_example_prints_class_names_and_top_3) {
   const Run inverted =
       predict("--model '" + model_file.string() + "' '" + light_png.string() +
                   "' '" + paths[0].string() + "'",
-              dir.path);
+              dir.path());
   BOOST_TEST(inverted.exit_code == 0);
   BOOST_TEST(inverted.out ==
              expected_line(light_png.string(), in_memory.row(0), names) + "\n" +
                  expected_line(paths[0].string(), in_memory.row(0), names) +
                  "\n");
 
-  std::ofstream(dir.path / "notes.png") << "not an image";
+  std::ofstream(dir.path() / "notes.png") << "not an image";
   const Run bad = predict("--model '" + model_file.string() + "' '" +
-                              (dir.path / "notes.png").string() + "' '" +
+                              (dir.path() / "notes.png").string() + "' '" +
                               paths[1].string() + "'",
-                          dir.path);
+                          dir.path());
   BOOST_TEST(bad.exit_code == 1);
   BOOST_TEST(bad.err.find("notes.png") != std::string::npos, bad.err);
   BOOST_TEST(bad.out ==
              expected_line(paths[1].string(), in_memory.row(1), names) + "\n");
 
   Small small{sq::Seed{1}};
-  small.save(dir.path / "small.sqm");
-  const Run other = predict("--model '" + (dir.path / "small.sqm").string() +
+  small.save(dir.path() / "small.sqm");
+  const Run other = predict("--model '" + (dir.path() / "small.sqm").string() +
                                 "' '" + paths[0].string() + "'",
-                            dir.path);
+                            dir.path());
   BOOST_TEST(other.exit_code == 1);
   BOOST_TEST(other.out.empty());
   for (const std::string& part :

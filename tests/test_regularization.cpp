@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "quadrants.hpp"
+#include "temp_dir.hpp"
 
 namespace sq = sequent;
 namespace tt = boost::test_tools;
@@ -143,12 +144,7 @@ double mlp_penalty(const sq::Model<RegMlp, Loss>& m) {
   return hand_penalty(m, {{1, 0.05}, {5, 0.02}});
 }
 
-struct TempDir {
-  std::filesystem::path path = std::filesystem::temp_directory_path() /
-                               ("sequent_l2_" + std::to_string(::getpid()));
-  TempDir() { std::filesystem::create_directories(path); }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using sequent::test::TempDir;
 
 }  // namespace
 
@@ -315,9 +311,9 @@ BOOST_AUTO_TEST_CASE(weights_move_between_regularised_and_bare_models) {
   sq::Model<RegCnn, Loss> reg{sq::Seed{7}};
   reg.fit(quadrant_images(64, 45), sq::Adam{.lr = 1e-2f},
           {.epochs = 1, .batch_size = 16, .verbose = sq::Verbosity::kSilent});
-  reg.save(dir.path / "reg.sqm");
+  reg.save(dir.path() / "reg.sqm");
   sq::Model<PlainCnn, Loss> plain{sq::Seed{8}};
-  plain.load_weights(dir.path / "reg.sqm");
+  plain.load_weights(dir.path() / "reg.sqm");
   BOOST_TEST(params_of(plain) == params_of(reg));
   const auto data = quadrant_images(32, 46);
   BOOST_TEST(plain.predict(data).labels == reg.predict(data).labels);
