@@ -23,6 +23,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "for_each_chunk.hpp"
+
 namespace sequent::kernels {
 namespace {
 
@@ -34,30 +36,6 @@ namespace {
 // MLP): 28–40 vs 16–21 µs. SGD with momentum breaks even at 32K and gains
 // clearly from 64K (65,536: 9.5–11.9 vs 6.3–7.9 µs).
 constexpr std::size_t kMinParallelParams = 32 * 1024;
-
-// Calls body(begin, end) over [0, n): once on this thread when n is below
-// the threshold, else once per OpenMP thread on contiguous chunks of whole
-// 64-byte cache lines, so no two threads write the same line. Each element
-// is computed by the same code whichever thread runs it, so results do not
-// depend on the thread count.
-template <class Body>
-void ForEachChunk(std::size_t n, const Body& body) {
-  if (n < kMinParallelParams) {
-    body(std::size_t{0}, n);
-    return;
-  }
-  constexpr std::size_t kFloatsPerLine = 16;
-#pragma omp parallel
-  {
-    const auto threads = static_cast<std::size_t>(omp_get_num_threads());
-    const auto thread = static_cast<std::size_t>(omp_get_thread_num());
-    const std::size_t lines = (n + kFloatsPerLine - 1) / kFloatsPerLine;
-    const std::size_t chunk = (lines + threads - 1) / threads * kFloatsPerLine;
-    const std::size_t begin = std::min(n, thread * chunk);
-    const std::size_t end = std::min(n, begin + chunk);
-    if (begin < end) body(begin, end);
-  }
-}
 
 }  // namespace
 
@@ -170,7 +148,7 @@ void SgdUpdate(float* params, const float* grads, float* velocity,
                std::size_t n, float lr, float momentum, bool nesterov,
                float weight_decay) {
   const auto kernel = HWY_DYNAMIC_DISPATCH(SgdUpdate);
-  ForEachChunk(n, [&](std::size_t begin, std::size_t end) {
+  ForEachChunk(n, kMinParallelParams, [&](std::size_t begin, std::size_t end) {
     float* velocity_chunk = velocity != nullptr ? velocity + begin : nullptr;
     kernel(params + begin, grads + begin, velocity_chunk, end - begin, lr,
            momentum, nesterov, weight_decay);
@@ -181,7 +159,7 @@ void AdamUpdate(float* params, const float* grads, float* m, float* v,
                 std::size_t n, float lr, float beta1, float beta2,
                 float epsilon, float weight_decay, std::int64_t step) {
   const auto kernel = HWY_DYNAMIC_DISPATCH(AdamUpdate);
-  ForEachChunk(n, [&](std::size_t begin, std::size_t end) {
+  ForEachChunk(n, kMinParallelParams, [&](std::size_t begin, std::size_t end) {
     kernel(params + begin, grads + begin, m + begin, v + begin, end - begin, lr,
            beta1, beta2, epsilon, weight_decay, step);
   });
@@ -191,7 +169,7 @@ void AdamWUpdate(float* params, const float* grads, float* m, float* v,
                  std::size_t n, float lr, float beta1, float beta2,
                  float epsilon, float weight_decay, std::int64_t step) {
   const auto kernel = HWY_DYNAMIC_DISPATCH(AdamWUpdate);
-  ForEachChunk(n, [&](std::size_t begin, std::size_t end) {
+  ForEachChunk(n, kMinParallelParams, [&](std::size_t begin, std::size_t end) {
     kernel(params + begin, grads + begin, m + begin, v + begin, end - begin, lr,
            beta1, beta2, epsilon, weight_decay, step);
   });
@@ -202,7 +180,7 @@ void RmsPropUpdate(float* params, const float* grads, float* mean_square,
                    float lr, float rho, float momentum, float epsilon,
                    bool centered) {
   const auto kernel = HWY_DYNAMIC_DISPATCH(RmsPropUpdate);
-  ForEachChunk(n, [&](std::size_t begin, std::size_t end) {
+  ForEachChunk(n, kMinParallelParams, [&](std::size_t begin, std::size_t end) {
     kernel(params + begin, grads + begin, mean_square + begin,
            momentum_buffer != nullptr ? momentum_buffer + begin : nullptr,
            average_grad != nullptr ? average_grad + begin : nullptr,
