@@ -15,8 +15,6 @@
 #if HWY_ONCE
 #include "sequent/kernels/activation.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

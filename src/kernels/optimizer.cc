@@ -16,8 +16,6 @@
 #if HWY_ONCE
 #include "sequent/kernels/optimizer.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
