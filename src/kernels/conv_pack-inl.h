@@ -17,7 +17,7 @@
 #include <cstddef>
 #include <cstring>
 
-#include "hwy/aligned_allocator.h"
+#include "thread_scratch.hpp"
 
 // Target-independent part, compiled once.
 #ifndef SEQUENT_SRC_KERNELS_CONV_SCRATCH_H_
@@ -57,25 +57,7 @@ enum class ScratchSlot : int {
   kCount = 6
 };
 
-// Per-thread, 64-byte-aligned, zero-initialised scratch memory. It grows to
-// the largest request seen on this thread and is then reused, so a
-// steady-state convolution never touches the heap.
-inline float* ThreadScratch(ScratchSlot slot, std::size_t floats) {
-  struct Buffer {
-    hwy::AlignedFreeUniquePtr<float[]> data;
-    std::size_t capacity = 0;
-  };
-  thread_local Buffer buffers[static_cast<int>(ScratchSlot::kCount)];
-  Buffer& buffer = buffers[static_cast<int>(slot)];
-  if (buffer.capacity < floats) {
-    buffer.data = hwy::AllocateAligned<float>(floats);
-    // Packed tiles are read a little past their valid part (rows or columns
-    // that are computed but never stored); zeros keep those lanes finite.
-    std::memset(buffer.data.get(), 0, floats * sizeof(float));
-    buffer.capacity = floats;
-  }
-  return buffer.data.get();
-}
+using ::sequent::kernels::ThreadScratch;
 
 }  // namespace sequent::kernels::conv_detail
 

@@ -13,7 +13,7 @@
 #include <cstddef>
 #include <cstring>
 
-#include "hwy/aligned_allocator.h"
+#include "thread_scratch.hpp"
 
 // Target-independent part, compiled once.
 #ifndef SEQUENT_SRC_KERNELS_GEMM_SCRATCH_H_
@@ -29,22 +29,7 @@ enum class ScratchSlot : int {
   kCount = 4
 };
 
-// Per-thread, 64-byte-aligned scratch memory. It grows to the largest request
-// seen on this thread and is then reused, so a steady-state Gemm call never
-// touches the heap.
-inline float* ThreadScratch(ScratchSlot slot, std::size_t floats) {
-  struct Buffer {
-    hwy::AlignedFreeUniquePtr<float[]> data;
-    std::size_t capacity = 0;
-  };
-  thread_local Buffer buffers[static_cast<int>(ScratchSlot::kCount)];
-  Buffer& buffer = buffers[static_cast<int>(slot)];
-  if (buffer.capacity < floats) {
-    buffer.data = hwy::AllocateAligned<float>(floats);
-    buffer.capacity = floats;
-  }
-  return buffer.data.get();
-}
+using ::sequent::kernels::ThreadScratch;
 
 }  // namespace sequent::kernels::gemm_detail
 
