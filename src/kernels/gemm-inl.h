@@ -309,28 +309,39 @@ void GemmParallel(const GemmProblem& p, bool worth_threads) {
   }
 }
 
-// RowProduct over all N columns of p, on one thread or split between the
-// threads in whole vectors of columns (each streams its share of B).
-void RowProductParallel(const RowEntries& a, const GemmProblem& p,
-                        bool worth_threads) {
-  constexpr std::size_t kLanes = hn::MaxLanes(hn::ScalableTag<float>());
+// Calls body(n0, n1) on columns [0, N): once on this thread, or, when
+// worth_threads and not already inside a parallel region, once per thread
+// on consecutive shares of whole `granule`s of columns (the last share ends
+// at N). Each column is computed the same way whoever computes it.
+template <class Body>
+void SplitColumns(std::size_t N, std::size_t granule, bool worth_threads,
+                  const Body& body) {
   const int threads =
       worth_threads && !omp_in_parallel() ? omp_get_max_threads() : 1;
   if (threads <= 1) {
-    RowProduct(a, p.B, p.ldb, p.C, p.accumulate, p.epilogue, 0, p.N);
+    body(std::size_t{0}, N);
     return;
   }
-  const std::size_t vectors = (p.N + kLanes - 1) / kLanes;
+  const std::size_t units = (N + granule - 1) / granule;
 #pragma omp parallel num_threads(threads)
   {
     const std::size_t team = static_cast<std::size_t>(omp_get_num_threads());
     const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
-    const std::size_t first = vectors * t / team * kLanes;
-    const std::size_t last = std::min(p.N, vectors * (t + 1) / team * kLanes);
-    if (first < last) {
-      RowProduct(a, p.B, p.ldb, p.C, p.accumulate, p.epilogue, first, last);
-    }
+    const std::size_t first = units * t / team * granule;
+    const std::size_t last = std::min(N, units * (t + 1) / team * granule);
+    if (first < last) body(first, last);
   }
+}
+
+// RowProduct over all N columns of p, in whole vectors of columns per
+// thread (each streams its share of B).
+void RowProductParallel(const RowEntries& a, const GemmProblem& p,
+                        bool worth_threads) {
+  constexpr std::size_t kLanes = hn::MaxLanes(hn::ScalableTag<float>());
+  SplitColumns(
+      p.N, kLanes, worth_threads, [&](std::size_t first, std::size_t last) {
+        RowProduct(a, p.B, p.ldb, p.C, p.accumulate, p.epilogue, first, last);
+      });
 }
 
 // C (1 × N) = [C +] a · B for B stored K × N, when a is sparse enough that
@@ -376,21 +387,11 @@ void GemmImpl(Transpose trans_a, Transpose trans_b, std::size_t M,
   if (p.trans_b && !p.trans_a && M <= kDotMaxRows) {
     // A few rows times a transposed B: dot products along K, never packing
     // (transposing) B. Split over threads by columns, like the GEMM.
-    const bool worth_threads =
-        K * N >= gemm_tuning::kParallelMinVectorFloats && !omp_in_parallel();
-    const int threads = worth_threads ? omp_get_max_threads() : 1;
-    if (threads <= 1) {
-      DotProductRows(M, K, A, lda, B, ldb, C, ldc, accumulate, p.epilogue, 0,
-                     N);
-      return;
-    }
-#pragma omp parallel num_threads(threads)
-    {
-      const std::size_t team = static_cast<std::size_t>(omp_get_num_threads());
-      const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
-      DotProductRows(M, K, A, lda, B, ldb, C, ldc, accumulate, p.epilogue,
-                     N * t / team, N * (t + 1) / team);
-    }
+    SplitColumns(N, 1, K * N >= gemm_tuning::kParallelMinVectorFloats,
+                 [&](std::size_t first, std::size_t last) {
+                   DotProductRows(M, K, A, lda, B, ldb, C, ldc, accumulate,
+                                  p.epilogue, first, last);
+                 });
     return;
   }
   if (M == 1 && !p.trans_b) {
