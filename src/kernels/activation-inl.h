@@ -19,6 +19,7 @@
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "partial_vector-inl.h"
 #include "sequent/kernels/activation.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -33,7 +34,8 @@ namespace hn = hwy::HWY_NAMESPACE;
 // of 8, 4, 2 and 1 lanes (each used at most once), so a 10-element row costs
 // two calls rather than ten. Every piece runs exactly the lane arithmetic of
 // the body (same Exp, same FMA), never touches memory past n, and needs no
-// masked loads, which may fault on targets with HWY_MEM_OPS_MIGHT_FAULT.
+// masked stores, which are slow on AMD and on SSE4 and EMU128 a whole load
+// and store that may fault past the end of the allocation.
 template <std::size_t kPieceLanes, class D, class Op>
 HWY_INLINE void TailPiece(D /*d*/, std::size_t n, std::size_t& i,
                           const Op& op) {
@@ -58,33 +60,13 @@ HWY_INLINE void ForEachVector(D d, std::size_t n, const Op& op) {
   TailPiece<1>(d, n, i, op);
 }
 
-// The count < Lanes(d) floats at p as a vector whose other lanes hold pad,
-// and the first count lanes of v stored to p. Masked loads and stores never
-// touch the masked-off memory on AVX2/AVX-512; on targets where they might
-// (HWY_MEM_OPS_MIGHT_FAULT) the tail goes through a stack buffer instead.
+// The count < Lanes(d) floats at p as a vector whose other lanes hold pad
+// (−∞ for a maximum, 0 for a sum), never touching memory past p + count.
 template <class D>
 HWY_INLINE hn::Vec<D> LoadPadded(D d, const float* p, std::size_t count,
                                  float pad) {
-#if HWY_MEM_OPS_MIGHT_FAULT
-  HWY_ALIGN float buffer[hn::MaxLanes(D())];
-  std::fill(buffer, buffer + hn::Lanes(d), pad);
-  std::copy(p, p + count, buffer);
-  return hn::Load(d, buffer);
-#else
-  const auto in_row = hn::FirstN(d, count);
-  return hn::IfThenElse(in_row, hn::MaskedLoad(in_row, d, p), hn::Set(d, pad));
-#endif
-}
-
-template <class D>
-HWY_INLINE void StorePrefix(D d, hn::Vec<D> v, float* p, std::size_t count) {
-#if HWY_MEM_OPS_MIGHT_FAULT
-  HWY_ALIGN float buffer[hn::MaxLanes(D())];
-  hn::Store(v, d, buffer);
-  std::copy(buffer, buffer + count, p);
-#else
-  hn::BlendedStore(v, hn::FirstN(d, count), d, p);
-#endif
+  return hn::IfThenElse(hn::FirstN(d, count), LoadFirst(d, p, count),
+                        hn::Set(d, pad));
 }
 
 // Largest of x[0..cols), or −∞ when cols == 0.
@@ -126,7 +108,7 @@ HWY_INLINE float SumExpShifted(D d, const float* x, float shift, float* exps,
     const auto e =
         hn::Exp(d, hn::Sub(LoadPadded(d, x + c, remaining, shift), shift_vec));
     sum_vec = hn::Add(sum_vec, hn::IfThenElseZero(hn::FirstN(d, remaining), e));
-    if (exps != nullptr) StorePrefix(d, e, exps + c, remaining);
+    if (exps != nullptr) StoreFirst(d, e, exps + c, remaining);
   }
   return hn::GetLane(hn::SumOfLanes(d, sum_vec));
 }

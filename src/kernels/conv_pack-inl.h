@@ -72,6 +72,7 @@ using ::sequent::kernels::ThreadScratch;
 #endif
 
 #include "hwy/highway.h"
+#include "partial_vector-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace sequent::kernels::HWY_NAMESPACE {
@@ -99,12 +100,7 @@ HWY_INLINE void CopyRun(D d, const float* HWY_RESTRICT src, std::size_t n,
     hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
     return;
   }
-#if HWY_MEM_OPS_MIGHT_FAULT
-  for (; i < n; ++i) dst[i] = src[i];
-#else
-  // A masked load cannot fault on the lanes it skips.
-  hn::StoreU(hn::MaskedLoad(hn::FirstN(d, n - i), d, src + i), d, dst + i);
-#endif
+  hn::StoreU(LoadFirst(d, src + i, n - i), d, dst + i);
 }
 
 // dst[0, n) = 0, in whole vectors: it may write up to a vector past n.

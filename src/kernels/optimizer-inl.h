@@ -198,7 +198,7 @@ HWY_INLINE double L2Pass(const float* params, float* grads, std::size_t n,
     sum1 = hn::MulAdd(p, p, sum1);
     if constexpr (kGradients) {
       const auto g = LoadPadded(d, grads + i, remaining, 0.0f);
-      StorePrefix(d, hn::MulAdd(factor, p, g), grads + i, remaining);
+      StoreFirst(d, hn::MulAdd(factor, p, g), grads + i, remaining);
     }
   }
   const auto total = hn::Add(hn::Add(sum0, sum1), hn::Add(sum2, sum3));
