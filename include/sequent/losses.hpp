@@ -3,8 +3,11 @@
 //
 // Cross-entropies after a trailing Softmax are fused with it (see fuse.hpp):
 // the model then outputs logits and the loss computes log-sum-exp, which is
-// stable for any logits, with the gradient p − y. Without a trailing Softmax
-// the output is taken as probabilities, as Keras does (clipped to [1e-7, 1]).
+// stable for any logits, with the gradient p − y. Unfused (Fusion::kOff) the
+// Softmax runs on its own and the loss takes its probabilities, clipped to
+// [1e-7, 1] as Keras clips them. A model must end in Softmax (or Sigmoid)
+// for a cross-entropy: raw outputs read as probabilities would be clipped
+// too, and their loss fall to 0 while the classes stay wrong.
 #pragma once
 
 #include <algorithm>
@@ -50,6 +53,7 @@ struct SparseCategoricalCrossentropy {
   static constexpr const char* name = "SparseCategoricalCrossentropy";
   static constexpr bool classification = true;
   static constexpr bool fuses_softmax = true;
+  static constexpr bool takes_probabilities = true;
   static constexpr bool needs_labels = true;
   template <class Out>
   struct check_output {
@@ -76,6 +80,7 @@ struct CategoricalCrossentropy {
   static constexpr const char* name = "CategoricalCrossentropy";
   static constexpr bool classification = true;
   static constexpr bool fuses_softmax = true;
+  static constexpr bool takes_probabilities = true;
   static constexpr bool needs_labels = false;
   template <class Out>
   struct check_output {
@@ -107,6 +112,7 @@ struct MeanSquaredError {
   static constexpr const char* name = "MeanSquaredError";
   static constexpr bool classification = false;
   static constexpr bool fuses_softmax = false;
+  static constexpr bool takes_probabilities = false;
   static constexpr bool needs_labels = false;
   template <class Out>
   struct check_output {};
@@ -125,6 +131,7 @@ struct MeanAbsoluteError {
   static constexpr const char* name = "MeanAbsoluteError";
   static constexpr bool classification = false;
   static constexpr bool fuses_softmax = false;
+  static constexpr bool takes_probabilities = false;
   static constexpr bool needs_labels = false;
   template <class Out>
   struct check_output {};

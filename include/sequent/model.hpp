@@ -20,6 +20,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "sequent/buffer.hpp"
@@ -53,6 +54,14 @@ class Model {
                 "layers...>");
   static constexpr typename Loss::template check_output<typename Net::output>
       loss_fits_output{};
+  using last_layer = typename at_t<Net::layer_count - 1,
+                                   typename Net::layers>::layer;
+  static_assert(!Loss::takes_probabilities ||
+                    std::is_same_v<last_layer, Softmax> ||
+                    std::is_same_v<last_layer, Sigmoid>,
+                "a cross-entropy loss takes probabilities: end the model "
+                "with Softmax (fused with the loss into a stable "
+                "softmax-cross-entropy on the logits)");
 
   using TrainingPlan = PlanRunner<plan_t<Net, Loss, PlanKind::kTraining, F>>;
   using EvaluationPlan =
