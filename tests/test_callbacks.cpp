@@ -62,6 +62,7 @@ struct Snapshot : sq::Callback {
 // with hand-made values: the "weights" are one number, set by feed() to the
 // epoch, and the "running statistics" ten times it.
 struct FakeControl : sq::TrainingControl {
+  FakeControl() { validated = true; }  // feed()'s epochs have val_ values
   std::vector<float> weights{0}, running{0};
   // What save_* was called with: the path and the weight at the time, and
   // which of the two was called.
@@ -196,11 +197,19 @@ BOOST_AUTO_TEST_CASE(early_stopping_waits_patience_then_restores_best) {
   // The weights are those of the best epoch.
   const auto& best = snap.weights[early.best_epoch() - 1];
   BOOST_TEST(std::equal(best.begin(), best.end(), m.parameters().begin()));
-  // Monitoring a metric that is not reported is an error, not a silent no-op.
+  // Monitoring a metric that is not reported is an error, not a silent
+  // no-op, and it comes before an epoch has trained.
   sq::EarlyStopping on_val({.monitor = "val_loss"});
+  const auto before = params_of(m);
   BOOST_CHECK_THROW(
       m.fit(line_data(8, 1), sq::SGD{},
             {.verbose = sq::Verbosity::kSilent, .callbacks = {&on_val}}),
+      std::invalid_argument);
+  BOOST_TEST(params_of(m) == before);
+  sq::EarlyStopping on_accuracy({.monitor = "accuracy"});  // regression
+  BOOST_CHECK_THROW(
+      m.fit(line_data(8, 1), sq::SGD{},
+            {.verbose = sq::Verbosity::kSilent, .callbacks = {&on_accuracy}}),
       std::invalid_argument);
   BOOST_CHECK_THROW(sq::EarlyStopping({.monitor = "auc"}),
                     std::invalid_argument);
@@ -396,6 +405,57 @@ BOOST_AUTO_TEST_CASE(model_checkpoint_every_epoch_and_best_only) {
   auto loaded = Regressor::load(dir.path() / "best.sqm");
   BOOST_TEST(std::equal(loaded.parameters().begin(), loaded.parameters().end(),
                         m.parameters().begin()));
+}
+
+// As Keras: the path's directories are made, "{epoch:03d}" pads the number;
+// a path that cannot work fails before the first epoch trains.
+BOOST_AUTO_TEST_CASE(model_checkpoint_makes_its_directories_and_pads_epochs) {
+  TempDir dir;
+  Regressor m;
+  sq::ModelCheckpoint every(
+      {.path = dir.path() / "run" / "sub" / "e{epoch:03d}_{epoch}.sqm"});
+  m.fit(line_data(64, 1), sq::SGD{.lr = 0.1f},
+        {.epochs = 2,
+         .verbose = sq::Verbosity::kSilent,
+         .callbacks = {&every}});
+  BOOST_TEST(fs::exists(dir.path() / "run" / "sub" / "e001_1.sqm"));
+  BOOST_TEST(fs::exists(dir.path() / "run" / "sub" / "e002_2.sqm"));
+  // Any other field in braces is refused when the callback is made.
+  for (const char* path : {"e{epoch:2}.sqm", "e{val_loss:.2f}.sqm",
+                           "e{epoch.sqm", "e{epoch:0d}.sqm"}) {
+    BOOST_TEST_CONTEXT(path) {
+      BOOST_CHECK_THROW(sq::ModelCheckpoint({.path = path}),
+                        std::invalid_argument);
+    }
+  }
+  // A directory that cannot be made (a file is in the way) is an error
+  // naming it, before any training.
+  std::ofstream(dir.path() / "file") << "x";
+  sq::ModelCheckpoint blocked({.path = dir.path() / "file" / "e{epoch}.sqm"});
+  const auto before = params_of(m);
+  try {
+    m.fit(line_data(64, 1), sq::SGD{.lr = 0.1f},
+          {.epochs = 1,
+           .verbose = sq::Verbosity::kSilent,
+           .callbacks = {&blocked}});
+    BOOST_ERROR("fit did not throw");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find("cannot create directory") !=
+               std::string::npos);
+    BOOST_TEST(std::string(e.what()).find("file") != std::string::npos);
+  }
+  BOOST_TEST(params_of(m) == before);
+  // save_best_only on a metric the fit will not report: refused up front.
+  sq::ModelCheckpoint on_val({.path = dir.path() / "best.sqm",
+                              .monitor = "val_loss",
+                              .save_best_only = true});
+  BOOST_CHECK_THROW(
+      m.fit(line_data(64, 1), sq::SGD{.lr = 0.1f},
+            {.epochs = 1,
+             .verbose = sq::Verbosity::kSilent,
+             .callbacks = {&on_val}}),
+      std::invalid_argument);
+  BOOST_TEST(params_of(m) == before);
 }
 
 // save_best_only follows the monitor's direction: higher accuracy, lower

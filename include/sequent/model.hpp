@@ -578,6 +578,8 @@ class Model {
     Control control(*this, history);
     control.learning_rate = opt.lr;
     control.metrics = options.metrics;
+    control.validated = options.validation != nullptr;
+    control.classification = Loss::classification;
     for (Callback* c : options.callbacks) c->on_train_begin(control);
     // The last weights that finished an epoch with a finite loss, restored if
     // the loss turns NaN or infinite.

@@ -37,6 +37,22 @@ void check_monitor(const std::string& monitor) {
   metric_value(EpochRecord{}, monitor);
 }
 
+// Whether the fit that `control` describes will report `name` (the
+// counterpart of measured, known when training begins).
+bool will_measure(const TrainingControl& control, const std::string& name) {
+  const bool val = starts_with(name, "val_");
+  if (val && !control.validated) return false;
+  const std::string base = val ? name.substr(4) : name;
+  if (base == "loss" || base == "seconds" || base == "learning_rate") {
+    return true;
+  }
+  if (base == "accuracy") return control.classification;
+  for (Metric m : control.metrics) {
+    if (base == metric_name(m)) return true;
+  }
+  return false;
+}
+
 std::invalid_argument not_measured(const char* who,
                                    const std::string& monitor) {
   std::string hint =
@@ -117,7 +133,10 @@ EarlyStopping::EarlyStopping(EarlyStoppingOptions options)
   }
 }
 
-void EarlyStopping::on_train_begin(TrainingControl&) {
+void EarlyStopping::on_train_begin(TrainingControl& control) {
+  if (!will_measure(control, options_.monitor)) {
+    throw not_measured("EarlyStopping", options_.monitor);
+  }
   best_ = higher_is_better(options_.monitor, options_.mode)
               ? -std::numeric_limits<double>::infinity()
               : std::numeric_limits<double>::infinity();
@@ -168,12 +187,69 @@ void EarlyStopping::on_train_end(TrainingControl& control) {
 // ---- ModelCheckpoint
 // -------------------------------------------------------------
 
+namespace {
+
+// The path with every "{epoch}" or "{epoch:0Nd}" (N ≤ 9 digits, Keras'
+// format) replaced by `epoch`; any other "{…}" is an std::invalid_argument,
+// caught when the callback is made (epoch 0) rather than after an epoch.
+std::string expand_epoch(const std::string& pattern, int epoch) {
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size();) {
+    if (pattern[i] != '{') {
+      out += pattern[i++];
+      continue;
+    }
+    const std::size_t close = pattern.find('}', i);
+    const std::string field = pattern.substr(
+        i, close == std::string::npos ? std::string::npos : close - i + 1);
+    int width = 0;
+    if (field == "{epoch}") {
+      width = 0;
+    } else if (field.size() == 11 && field.compare(0, 8, "{epoch:0") == 0 &&
+               field[8] >= '1' && field[8] <= '9' &&
+               field.compare(9, 2, "d}") == 0) {
+      width = field[8] - '0';
+    } else {
+      throw std::invalid_argument(
+          "ModelCheckpoint: path " + pattern + " has '" + field +
+          "'; only {epoch} and {epoch:0Nd} (zero-padded to N digits) are "
+          "replaced");
+    }
+    std::string number = std::to_string(epoch);
+    if (number.size() < static_cast<std::size_t>(width)) {
+      number.insert(0, static_cast<std::size_t>(width) - number.size(), '0');
+    }
+    out += number;
+    i += field.size();
+  }
+  return out;
+}
+
+}  // namespace
+
 ModelCheckpoint::ModelCheckpoint(ModelCheckpointOptions options)
     : options_(std::move(options)) {
   check_monitor(options_.monitor);
+  expand_epoch(options_.path.string(), 0);
 }
 
-void ModelCheckpoint::on_train_begin(TrainingControl&) {
+void ModelCheckpoint::on_train_begin(TrainingControl& control) {
+  if (options_.save_best_only && !will_measure(control, options_.monitor)) {
+    throw not_measured("ModelCheckpoint", options_.monitor);
+  }
+  // The directories now, as Keras makes them, so that a path that cannot
+  // be written fails before the first epoch trains rather than after it.
+  const std::filesystem::path dir =
+      std::filesystem::path(expand_epoch(options_.path.string(), 1))
+          .parent_path();
+  if (!dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (error) {
+      throw std::runtime_error("ModelCheckpoint: cannot create directory " +
+                               dir.string() + ": " + error.message());
+    }
+  }
   have_best_ = false;
   written_.clear();
 }
@@ -194,11 +270,7 @@ void ModelCheckpoint::on_epoch_end(const EpochRecord& r,
     best_ = value;
     have_best_ = true;
   }
-  std::string path = options_.path.string();
-  const std::string key = "{epoch}";
-  for (std::size_t at; (at = path.find(key)) != std::string::npos;) {
-    path.replace(at, key.size(), std::to_string(r.epoch));
-  }
+  const std::string path = expand_epoch(options_.path.string(), r.epoch);
   if (options_.training_checkpoint) {
     control.save_checkpoint(path);
   } else {

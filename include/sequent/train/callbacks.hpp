@@ -46,6 +46,12 @@ class TrainingControl {
   // The metrics this fit measures beyond loss and accuracy (FitOptions'
   // .metrics), known from on_train_begin on.
   std::vector<Metric> metrics;
+  // Whether this fit has validation data (so reports val_…), and whether
+  // its loss is a classification one (so reports accuracy); known from
+  // on_train_begin on, so that a callback can refuse a monitor it will
+  // never see before the first epoch trains.
+  bool validated = false;
+  bool classification = true;
 
  private:
   bool stop_requested_ = false;
@@ -108,8 +114,8 @@ struct EarlyStoppingOptions {
 // Stops when the monitored metric has not improved for `patience` epochs;
 // optionally puts back the weights of the best epoch when training ends.
 // A monitored metric the fit does not measure (val_loss without validation
-// data, precision without .metrics) is an std::invalid_argument; a measured
-// NaN is simply not an improvement.
+// data, precision without .metrics) is an std::invalid_argument when
+// training begins; a measured NaN is simply not an improvement.
 class EarlyStopping : public Callback {
  public:
   explicit EarlyStopping(EarlyStoppingOptions options = {});
@@ -130,7 +136,10 @@ class EarlyStopping : public Callback {
 };
 
 struct ModelCheckpointOptions {
-  // "{epoch}" in the path is replaced by the epoch number.
+  // "{epoch}" in the path is replaced by the epoch number, "{epoch:03d}"
+  // (Keras' spelling) by the number zero-padded to 3 digits; any other
+  // "{…}" is an std::invalid_argument. Missing directories are created
+  // when training begins.
   std::filesystem::path path = "model.sqm";
   std::string monitor = "val_loss";
   bool save_best_only = false;
