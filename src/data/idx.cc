@@ -24,9 +24,11 @@ namespace {
 // allocating keeps a flipped bit from asking for terabytes.
 constexpr std::uint64_t kMaxIdxBytes = std::uint64_t{4} << 30;
 
-// Deflate cannot expand data more than ~1032×; used only to size the first
-// allocation, so a lying header on a small file costs little memory.
-constexpr std::uint64_t kMaxDeflateRatio = 1032;
+// How much a gzip file's data is guessed to exceed its size, for the first
+// allocation only (the buffer then doubles as data arrives): IDX images
+// compress 2–4×. Deflate's own limit, ~1032×, would let a 4 MB file whose
+// header lies ask for 4 GB before its data runs out.
+constexpr std::uint64_t kGzipSizeGuessRatio = 4;
 
 constexpr std::size_t kFileChunk = std::size_t{1} << 16;
 constexpr std::uint8_t kIdxTypeUnsignedByte = 0x08;
@@ -110,10 +112,10 @@ class ByteSource {
 
   bool is_gzip() const { return is_gzip_; }
 
-  // An upper bound on the bytes read() can still deliver (a guess only when
-  // the file size is unknown); for sizing allocations, not for checks.
-  std::uint64_t remaining_bound() const {
-    if (is_gzip_) return file_size_ * kMaxDeflateRatio;
+  // A guess at the bytes read() can still deliver: exact for a raw file, a
+  // typical ratio for gzip; for sizing the first allocation, not for checks.
+  std::uint64_t remaining_guess() const {
+    if (is_gzip_) return file_size_ * kGzipSizeGuessRatio;
     return file_size_ > delivered_ ? file_size_ - delivered_ : 0;
   }
 
@@ -290,7 +292,7 @@ std::vector<std::uint8_t> read_values(ByteSource& source, std::uint64_t total,
   constexpr std::uint64_t kMinFirstAllocation = std::uint64_t{1} << 20;
   std::vector<std::uint8_t> values;
   std::uint64_t capacity =
-      std::min(total, std::max(source.remaining_bound(), kMinFirstAllocation));
+      std::min(total, std::max(source.remaining_guess(), kMinFirstAllocation));
   std::uint64_t filled = 0;
   for (;;) {
     values.resize(capacity);
