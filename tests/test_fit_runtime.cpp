@@ -354,6 +354,110 @@ BOOST_AUTO_TEST_CASE(float_dataset_that_does_not_fit_is_refused) {
                         message_has("6 input floats", "(2,)"));
 }
 
+// Hyperparameters and schedules that cannot train are refused before any
+// step: a NaN rate used to return "successfully" with every weight NaN.
+BOOST_AUTO_TEST_CASE(optimizers_that_cannot_train_are_refused) {
+  sq::Model<Line, sq::MeanSquaredError> m{sq::Seed{1}};
+  const auto before = params_of(m);
+  const sq::data::FloatDataset data(random_vector(8, 1), 2, random_vector(4, 2),
+                                    1);
+  const sq::FloatFitOptions quiet{.verbose = sq::Verbosity::kSilent};
+  BOOST_CHECK_EXCEPTION(m.fit(data, sq::Adam{.lr = NAN}, quiet),
+                        std::invalid_argument, message_has("Adam", "lr"));
+  BOOST_CHECK_EXCEPTION(m.fit(data, sq::SGD{.lr = INFINITY}, quiet),
+                        std::invalid_argument, message_has("SGD", "lr", "inf"));
+  BOOST_CHECK_EXCEPTION(m.fit(data, sq::SGD{.lr = -1.0f}, quiet),
+                        std::invalid_argument, message_has("SGD", "lr"));
+  BOOST_CHECK_EXCEPTION(m.fit(data, sq::Adam{.beta2 = 1.0f}, quiet),
+                        std::invalid_argument, message_has("beta2"));
+  BOOST_CHECK_EXCEPTION(m.fit(data, sq::AdamW{.epsilon = 0.0f}, quiet),
+                        std::invalid_argument, message_has("epsilon"));
+  BOOST_CHECK_EXCEPTION(m.fit(data, sq::RMSprop{.rho = NAN}, quiet),
+                        std::invalid_argument, message_has("RMSprop", "rho"));
+  const std::vector<float> x{1.0f, 2.0f}, y{3.0f};
+  BOOST_CHECK_EXCEPTION(m.train_step({x, {}, y, 1}, sq::SGD{.momentum = NAN}),
+                        std::invalid_argument, message_has("momentum"));
+  // A schedule that sets a NaN rate is named, with its epoch.
+  sq::LearningRateScheduler nan_at_2(
+      [](int epoch, float lr) { return epoch == 2 ? NAN : lr; });
+  auto scheduled = quiet;
+  scheduled.epochs = 3;
+  scheduled.callbacks = {&nan_at_2};
+  BOOST_CHECK_EXCEPTION(m.fit(data, sq::SGD{}, scheduled),
+                        std::invalid_argument,
+                        message_has("learning rate for epoch 2", "nan"));
+  sq::Model<Line, sq::MeanSquaredError> fresh{sq::Seed{1}};
+  BOOST_TEST(params_of(fresh) == before);
+}
+
+// The last step's loss is measured before its update: an update that makes
+// a weight infinite must not pass as a good epoch (restored, saved,
+// validated). One step per epoch, with a rate that overflows the weights.
+BOOST_AUTO_TEST_CASE(weights_that_overflow_in_the_last_step_are_not_kept) {
+  sq::Model<Line, sq::MeanSquaredError> m{sq::Seed{1}};
+  const auto before = params_of(m);
+  const sq::data::FloatDataset data({1.0f, 2.0f, 3.0f, 4.0f}, 2,
+                                    {1000.0f, -1000.0f}, 1);
+  BOOST_CHECK_EXCEPTION(
+      m.fit(data, sq::SGD{.lr = 3e38f},
+            {.epochs = 2, .batch_size = 2, .verbose = sq::Verbosity::kSilent}),
+      sq::NonFiniteLoss,
+      message_has("weights became non-finite", "epoch 1", "before fit"));
+  BOOST_TEST(params_of(m) == before);
+}
+
+// A loss that is already infinite before any update points at the data,
+// not at the learning rate; an empty validation set is refused (its loss
+// would read 0, a perfect score); counters of 64 bits end at INT_MAX.
+BOOST_AUTO_TEST_CASE(bad_data_and_edge_counts_get_clear_answers) {
+  sq::Model<Line, sq::MeanSquaredError> m{sq::Seed{1}};
+  const sq::data::FloatDataset huge({1.0f, 2.0f}, 2, {3e38f}, 1);
+  BOOST_CHECK_EXCEPTION(
+      m.fit(huge, sq::SGD{}, {.verbose = sq::Verbosity::kSilent}),
+      sq::NonFiniteLoss, message_has("before any update", "check the data"));
+  const sq::data::FloatDataset good(random_vector(8, 1), 2, random_vector(4, 2),
+                                    1);
+  const sq::data::FloatDataset empty(std::vector<float>{}, 2,
+                                     std::vector<float>{}, 1);
+  BOOST_CHECK_EXCEPTION(
+      m.fit(good, sq::SGD{},
+            {.validation = &empty, .verbose = sq::Verbosity::kSilent}),
+      std::invalid_argument, message_has("validation set is empty"));
+  BOOST_CHECK_EXCEPTION(m.evaluate(empty), std::invalid_argument,
+                        message_has("evaluate", "empty"));
+  const auto h = m.fit(good, sq::SGD{},
+                       {.epochs = std::numeric_limits<int>::max(),
+                        .verbose = sq::Verbosity::kSilent,
+                        .initial_epoch = std::numeric_limits<int>::max()});
+  BOOST_TEST(h.epochs.empty());
+  // Non-finite values are refused where the dataset is made, by sample.
+  BOOST_CHECK_EXCEPTION(
+      sq::data::FloatDataset({1.0f, NAN, 0.0f, 0.0f}, 2, {1.0f, 2.0f}, 1),
+      std::invalid_argument, message_has("input value 1 of sample 0", "nan"));
+  BOOST_CHECK_EXCEPTION(sq::data::FloatDataset({1.0f, 2.0f}, 2, {-INFINITY}, 1),
+                        std::invalid_argument,
+                        message_has("target value 0 of sample 0"));
+}
+
+// A view whose pixels are not count × the input's size is refused before
+// anything reads past them; one decoded Image predicts directly.
+BOOST_AUTO_TEST_CASE(predict_checks_the_view_and_takes_one_image) {
+  sq::Model<Mlp, Loss> m{sq::Seed{1}};
+  const std::vector<std::uint8_t> short_pixels(10);
+  BOOST_CHECK_EXCEPTION(
+      m.predict(sq::data::ImageView{short_pixels, 1, {6, 6, 1}}),
+      std::invalid_argument, message_has("predict", "36", "holds 10"));
+  const std::vector<std::uint8_t> two(72, 100);
+  BOOST_CHECK_EXCEPTION(m.predict(sq::data::ImageView{two, 3, {6, 6, 1}}),
+                        std::invalid_argument, message_has("holds 72"));
+  const sq::data::Image image{{6, 6, 1}, std::vector<std::uint8_t>(36, 200)};
+  const auto one = m.predict(image);
+  const auto view =
+      m.predict(sq::data::ImageView{image.pixels, 1, image.shape});
+  BOOST_TEST(one.labels == view.labels);
+  BOOST_TEST(one.probabilities == view.probabilities);
+}
+
 // shuffle = false: the batches are the dataset's order, so fit is exactly
 // a hand loop of train_step over consecutive slices.
 BOOST_AUTO_TEST_CASE(unshuffled_fit_equals_a_hand_loop_of_train_step) {

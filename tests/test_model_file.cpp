@@ -11,9 +11,11 @@
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sequent/sequent.hpp>
 #include <string>
 #include <vector>
@@ -215,6 +217,49 @@ BOOST_AUTO_TEST_CASE(checkpoint_resume_equals_uninterrupted_run) {
   BOOST_CHECK_EXCEPTION(resumed.load_checkpoint(dir.path() / "weights.sqm"),
                         sq::io::ModelFileError,
                         error_has({"not a training checkpoint"}));
+}
+
+// A checkpoint whose CRC is right can still hold counters out of range or
+// a diverged optimiser state (written by another tool, or by a run that
+// went NaN): each is named, and the model is left as it was.
+BOOST_AUTO_TEST_CASE(checkpoint_counters_and_state_are_checked) {
+  TempDir dir;
+  sq::Model<Net, Loss> m{sq::Seed{8}};
+  m.fit(tiny_images(64, 7), sq::Adam{},
+        {.epochs = 1, .batch_size = 16, .verbose = sq::Verbosity::kSilent});
+  const fs::path good = dir.path() / "good.sqm";
+  m.save_checkpoint(good);
+  const sq::io::ModelFile original = sq::io::read_model_file(good);
+  sq::Model<Net, Loss> target{sq::Seed{1}};
+  const auto before = params_of(target);
+  auto refused = [&](const char* name, auto edit,
+                     std::vector<std::string> parts) {
+    sq::io::ModelFile f = original;
+    edit(f.training);
+    const fs::path path = dir.path() / name;
+    sq::io::write_model_file(path, f);
+    BOOST_TEST_CONTEXT(name) {
+      BOOST_CHECK_EXCEPTION(target.load_checkpoint(path),
+                            sq::io::ModelFileError, error_has(parts));
+      BOOST_TEST(params_of(target) == before);
+    }
+  };
+  refused("negative_epoch.sqm", [](auto& t) { t.epochs_done = -5; },
+          {"negative_epoch.sqm", "epoch (-5)"});
+  refused("negative_step.sqm", [](auto& t) { t.optimizer_step = -100; },
+          {"optimiser step (-100)"});
+  refused("nan_state.sqm", [](auto& t) { t.optimizer_state[3] = NAN; },
+          {"nan_state.sqm", "non-finite"});
+  // The largest epoch count loads, and a fit from it ends at once instead
+  // of overflowing the epoch counter.
+  sq::io::ModelFile last = original;
+  last.training.epochs_done = std::numeric_limits<std::int32_t>::max();
+  sq::io::write_model_file(dir.path() / "last.sqm", last);
+  target.load_checkpoint(dir.path() / "last.sqm");
+  const auto h = target.fit(tiny_images(64, 7), sq::Adam{},
+                            {.epochs = std::numeric_limits<int>::max(),
+                             .verbose = sq::Verbosity::kSilent});
+  BOOST_TEST(h.epochs.empty());
 }
 
 // The explicit forms still work: the same seed on both sides and

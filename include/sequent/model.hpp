@@ -25,6 +25,7 @@
 
 #include "sequent/buffer.hpp"
 #include "sequent/data/dataset.hpp"
+#include "sequent/data/image.hpp"
 #include "sequent/fuse.hpp"
 #include "sequent/io/model_file.hpp"
 #include "sequent/kernels/activation.hpp"
@@ -235,6 +236,21 @@ class Model {
                                std::to_string(Net::param_buffer_size) +
                                "-value parameter buffer");
     }
+    // Counters a CRC-valid file could still hold out of range; fit would
+    // otherwise overflow them or blame the user's .initial_epoch.
+    if (s.epochs_done < 0 || s.optimizer_step < 0) {
+      throw io::ModelFileError(
+          path.string() + ": the checkpoint's epoch (" +
+          std::to_string(s.epochs_done) + ") and optimiser step (" +
+          std::to_string(s.optimizer_step) + ") must be >= 0");
+    }
+    for (const float v : s.optimizer_state) {
+      if (!std::isfinite(v)) {
+        throw io::ModelFileError(path.string() +
+                                 ": the optimiser state holds a non-finite "
+                                 "value (the run had diverged)");
+      }
+    }
     apply_file(f, path.string());
     opt_state_.resize(s.optimizer_state.size());
     std::copy(s.optimizer_state.begin(), s.optimizer_state.end(),
@@ -300,6 +316,7 @@ class Model {
   template <Optimizer Opt>
   StepResult train_step(const Batch& batch, const Opt& optimizer) {
     check_batch(batch);
+    check_optimizer(optimizer);
     prepare_optimizer<Opt>();
     FlushDenormals flush;
     const LossTargets targets{
@@ -321,13 +338,17 @@ class Model {
 
   // ---- evaluation and prediction --------------------------------------------
 
+  // An empty dataset is an std::invalid_argument: its loss and accuracy
+  // would be 0/0, and 0 reads as a perfect score.
   Evaluation evaluate(const data::Dataset& data, std::size_t batch_size = 256) {
     check_dataset(data);
+    check_not_empty(data, "evaluate: the dataset");
     return evaluate_impl(data, batch_size);
   }
   Evaluation evaluate(const data::FloatDataset& data,
                       std::size_t batch_size = 256) {
     check_dataset(data);
+    check_not_empty(data, "evaluate: the dataset");
     return evaluate_impl(data, batch_size);
   }
 
@@ -337,6 +358,15 @@ class Model {
                       std::size_t batch_size = 256) {
     check_image_shape(images.shape, "predict");
     check_batch_size(batch_size);
+    if (images.pixels.size() / input_size != images.count ||
+        images.pixels.size() % input_size != 0) {
+      throw std::invalid_argument(
+          "predict: " + std::to_string(images.count) + " images of " +
+          data::to_string(images.shape) + " are " +
+          std::to_string(images.count) + " x " + std::to_string(input_size) +
+          " pixels, but the view holds " +
+          std::to_string(images.pixels.size()));
+    }
     Predictions p;
     p.count = images.count;
     p.classes = output_size;
@@ -363,6 +393,10 @@ class Model {
   }
   Predictions predict(const data::Dataset& data, std::size_t batch_size = 256) {
     return predict(data.images(), batch_size);
+  }
+  // One decoded image (data::load_image): its probabilities and class.
+  Predictions predict(const data::Image& image) {
+    return predict(data::ImageView{image.pixels, 1, image.shape});
   }
 
   // Raw outputs for `count` samples of float inputs (count × input size).
@@ -548,9 +582,11 @@ class Model {
           std::to_string(initial_epoch));
     }
     check_batch_size(options.batch_size);
-    if (train.size() == 0) {
-      throw std::invalid_argument("fit: the training set is empty");
+    check_not_empty(train, "fit: the training set");
+    if (options.validation) {
+      check_not_empty(*options.validation, "fit: the validation set");
     }
+    check_optimizer(optimizer);
     if (!Loss::classification && !options.metrics.empty()) {
       throw std::invalid_argument(
           "fit: precision, recall and f1 need a classification loss");
@@ -600,10 +636,13 @@ class Model {
     // Predicted against true classes of the epoch's batches, for .metrics.
     metrics::ConfusionMatrix train_counts;
 
-    for (int epoch = initial_epoch + 1; epoch <= options.epochs; ++epoch) {
+    // Counted in 64 bits: epochs = INT_MAX must end, not wrap around.
+    for (std::int64_t e = std::int64_t{initial_epoch} + 1; e <= options.epochs;
+         ++e) {
+      const int epoch = static_cast<int>(e);
       const auto start = std::chrono::steady_clock::now();
       for (Callback* c : options.callbacks) c->on_epoch_begin(epoch, control);
-      opt.lr = control.learning_rate;
+      opt.lr = checked_rate(control.learning_rate, epoch);
       progress.begin_epoch(epoch);
       const auto order = data::epoch_order(n, options.shuffle, seed,
                                            static_cast<std::uint64_t>(epoch));
@@ -617,7 +656,9 @@ class Model {
         for (Callback* c : options.callbacks) {
           c->on_batch_begin(epoch, s, steps, control);
         }
-        opt.lr = control.learning_rate;
+        if (control.learning_rate != opt.lr) {
+          opt.lr = checked_rate(control.learning_rate, epoch);
+        }
         LossTargets targets;
         if constexpr (std::is_same_v<Data, data::Dataset>) {
           if (options.augmentation.enabled()) {
@@ -637,6 +678,9 @@ class Model {
                  mix_seed(seed, (static_cast<std::uint64_t>(epoch) << 32) + s));
         if (!std::isfinite(r.loss_sum)) {
           restore_good();
+          // Before any update of this fit the weights are the ones it was
+          // given, so the rate cannot be the cause; the data can.
+          const bool first_step = epoch == initial_epoch + 1 && s == 0;
           throw NonFiniteLoss(
               "fit: the loss became " + std::to_string(r.loss_sum) +
               " at epoch " + std::to_string(epoch) + ", step " +
@@ -645,7 +689,11 @@ class Model {
               (epoch == initial_epoch + 1
                    ? std::string("those before fit")
                    : "the end of epoch " + std::to_string(epoch - 1)) +
-              ". A lower learning rate usually helps.");
+              (first_step
+                   ? ". It was so before any update: check the data for "
+                     "huge or non-finite inputs or targets (or the weights "
+                     "for non-finite values)."
+                   : ". A lower learning rate usually helps."));
         }
         if constexpr (Loss::classification) {
           if (!options.metrics.empty()) {
@@ -657,6 +705,20 @@ class Model {
         seen += b;
         progress.step(s + 1, loss_sum / seen,
                       Loss::classification ? double(correct) / seen : NAN);
+      }
+      // The last step's loss was measured before its update, which can
+      // still have made a weight NaN or infinite: such an epoch is no
+      // "good" one to restore, save or validate.
+      if (!all_finite(params_)) {
+        restore_good();
+        throw NonFiniteLoss(
+            "fit: the weights became non-finite in the last step of epoch " +
+            std::to_string(epoch) + "; training stopped and the weights " +
+            "were restored to " +
+            (epoch == initial_epoch + 1
+                 ? std::string("those before fit")
+                 : "the end of epoch " + std::to_string(epoch - 1)) +
+            ". A lower learning rate usually helps.");
       }
       EpochRecord record;
       record.epoch = epoch;
@@ -928,6 +990,32 @@ class Model {
       staging_.resize(batch * input_size);
       staging_targets_.resize(batch * output_size);
     }
+  }
+
+  // The optimiser's own check of its hyperparameters (lr, betas, …), when
+  // it has one: a NaN rate would silently turn every weight NaN.
+  template <class Opt>
+  static void check_optimizer(const Opt& optimizer) {
+    if constexpr (requires { optimizer.check(); }) optimizer.check();
+  }
+  // A learning rate a schedule set, checked as the optimiser checks its own.
+  static float checked_rate(float lr, int epoch) {
+    if (!std::isfinite(lr) || lr < 0) {
+      throw std::invalid_argument(
+          "fit: the learning rate for epoch " + std::to_string(epoch) +
+          " is " + std::to_string(lr) +
+          " (set by a callback); it must be finite and >= 0");
+    }
+    return lr;
+  }
+  template <class Data>
+  static void check_not_empty(const Data& data, const std::string& what) {
+    if (data.size() == 0) throw std::invalid_argument(what + " is empty");
+  }
+  static bool all_finite(const AlignedBuffer& values) {
+    bool finite = true;
+    for (const float v : values.span()) finite &= std::isfinite(v);
+    return finite;
   }
 
   template <class Opt>

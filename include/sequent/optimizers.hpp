@@ -4,12 +4,45 @@
 // like the parameters, so one update is one SIMD pass over one flat buffer.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "sequent/kernels/optimizer.hpp"
 
 namespace sequent {
+
+namespace detail {
+// Throws std::invalid_argument naming the optimiser and the field unless
+// value is finite and lo <= value (value < hi when hi_open, else <= hi).
+inline void check_hyperparameter(const char* optimizer, const char* field,
+                                 float value, float lo, float hi,
+                                 bool hi_open) {
+  const bool ok = std::isfinite(value) && value >= lo &&
+                  (hi_open ? value < hi : value <= hi);
+  if (!ok) {
+    throw std::invalid_argument(
+        std::string(optimizer) + ": " + field + " must be finite and in [" +
+        std::to_string(lo) + ", " +
+        (std::isinf(hi) ? std::string("inf") : std::to_string(hi)) +
+        (hi_open ? ")" : "]") + ", got " + std::to_string(value));
+  }
+}
+inline constexpr float kUnbounded = INFINITY;
+inline void check_rate(const char* optimizer, float lr) {
+  check_hyperparameter(optimizer, "lr", lr, 0.0f, kUnbounded, true);
+}
+inline void check_fraction(const char* optimizer, const char* field,
+                           float value) {  // [0, 1): a decay or momentum
+  check_hyperparameter(optimizer, field, value, 0.0f, 1.0f, true);
+}
+inline void check_epsilon(const char* optimizer, float epsilon) {
+  check_hyperparameter(optimizer, "epsilon", epsilon, 1e-30f, kUnbounded,
+                       true);
+}
+}  // namespace detail
 
 // Stochastic gradient descent with optional (Nesterov) momentum.
 // Keras' defaults: lr 0.01, no momentum.
@@ -21,6 +54,14 @@ struct SGD {
 
   static constexpr const char* name = "SGD";
   static constexpr std::size_t state_slots = 1;  // velocity
+  // fit and train_step call it: a NaN rate would turn every weight NaN.
+  void check() const {
+    detail::check_rate(name, lr);
+    detail::check_hyperparameter(name, "momentum", momentum, 0.0f,
+                                 detail::kUnbounded, true);
+    detail::check_hyperparameter(name, "weight_decay", weight_decay, 0.0f,
+                                 detail::kUnbounded, true);
+  }
   void update(float* params, const float* grads, float* state, std::size_t n,
               std::int64_t /*step*/) const {
     kernels::SgdUpdate(params, grads, momentum != 0.0f ? state : nullptr, n, lr,
@@ -38,6 +79,14 @@ struct Adam {
 
   static constexpr const char* name = "Adam";
   static constexpr std::size_t state_slots = 2;  // first and second moments
+  void check() const {
+    detail::check_rate(name, lr);
+    detail::check_fraction(name, "beta1", beta1);
+    detail::check_fraction(name, "beta2", beta2);
+    detail::check_epsilon(name, epsilon);
+    detail::check_hyperparameter(name, "weight_decay", weight_decay, 0.0f,
+                                 detail::kUnbounded, true);
+  }
   void update(float* params, const float* grads, float* state, std::size_t n,
               std::int64_t step) const {
     kernels::AdamUpdate(params, grads, state, state + n, n, lr, beta1, beta2,
@@ -61,6 +110,14 @@ struct AdamW {
 
   static constexpr const char* name = "AdamW";
   static constexpr std::size_t state_slots = 2;  // first and second moments
+  void check() const {
+    detail::check_rate(name, lr);
+    detail::check_fraction(name, "beta1", beta1);
+    detail::check_fraction(name, "beta2", beta2);
+    detail::check_epsilon(name, epsilon);
+    detail::check_hyperparameter(name, "weight_decay", weight_decay, 0.0f,
+                                 detail::kUnbounded, true);
+  }
   void update(float* params, const float* grads, float* state, std::size_t n,
               std::int64_t step) const {
     kernels::AdamWUpdate(params, grads, state, state + n, n, lr, beta1, beta2,
@@ -84,6 +141,13 @@ struct RMSprop {
   // slot keeping its meaning (an unused slot stays zero and costs memory
   // only, never bandwidth).
   static constexpr std::size_t state_slots = 3;
+  void check() const {
+    detail::check_rate(name, lr);
+    detail::check_fraction(name, "rho", rho);
+    detail::check_hyperparameter(name, "momentum", momentum, 0.0f,
+                                 detail::kUnbounded, true);
+    detail::check_epsilon(name, epsilon);
+  }
   void update(float* params, const float* grads, float* state, std::size_t n,
               std::int64_t /*step*/) const {
     kernels::RmsPropUpdate(params, grads, state,

@@ -3,6 +3,7 @@
 #include "sequent/data/dataset.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -211,6 +212,22 @@ FloatDataset::FloatDataset(std::vector<float> inputs, std::size_t input_size,
                                 " samples of " + std::to_string(target_size_) +
                                 ", found " + std::to_string(targets_.size()));
   }
+  // A NaN or infinity would surface as a non-finite loss, blamed on the
+  // learning rate; name the sample instead.
+  const auto check_finite = [](const std::vector<float>& values,
+                               std::size_t size, const char* what) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (!std::isfinite(values[i])) {
+        throw std::invalid_argument(std::string("FloatDataset: ") + what +
+                                    " value " + std::to_string(i % size) +
+                                    " of sample " + std::to_string(i / size) +
+                                    " is " + std::to_string(values[i]) +
+                                    "; every value must be finite");
+      }
+    }
+  };
+  check_finite(inputs_, input_size_, "input");
+  check_finite(targets_, target_size_, "target");
 }
 
 void FloatDataset::gather(std::span<const std::uint32_t> indices, float* inputs,
