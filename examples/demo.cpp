@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
     sq::plot::confusion_matrix(
         sq::metrics::confusion_matrix(pred.labels, test.labels(), names.size()),
         names, out / "confusion.png", "Fashion-MNIST CNN: confusion matrix");
-    sq::plot::samples(test.images(), test.labels(), pred.labels, names,
+    sq::plot::samples(test.images(), pred.labels, test.labels(), names,
                       out / "misclassified.png", 36,
                       "Test images, misclassified first");
 

@@ -17,6 +17,14 @@ BOOST_AUTO_TEST_CASE(confusion_matrix_counts_true_by_predicted) {
   BOOST_TEST(cm.counts == expected);
   BOOST_TEST(cm.total() == 5u);
   BOOST_TEST(m::accuracy(pred, truth) == 0.6);
+  // From predict()'s Predictions: the same matrix, its classes from them.
+  sequent::Predictions p;
+  p.count = 5;
+  p.classes = 3;
+  p.labels = pred;
+  p.probabilities.assign(15, 1.0f / 3);
+  BOOST_TEST(m::confusion_matrix(p, truth).counts == expected);
+  BOOST_TEST(m::confusion_matrix(p, truth).classes == 3u);
 }
 
 // y_true = [0, 1, 2, 2, 2], y_pred = [0, 0, 2, 2, 1]: by hand,

@@ -418,7 +418,7 @@ struct SixImages {
 BOOST_AUTO_TEST_CASE(misclassified_come_first_in_red) {
   TempDir dir;
   const SixImages six;
-  plot::samples(six.view(), six.truth, six.predicted, {"zero", "one", "two"},
+  plot::samples(six.view(), six.predicted, six.truth, {"zero", "one", "two"},
                 dir / "s.png");
   const Picture p(dir / "s.png");
   BOOST_TEST(p.width >= 300);
@@ -461,22 +461,22 @@ BOOST_AUTO_TEST_CASE(mismatched_sizes_throw_naming_them) {
   const std::vector<std::int32_t> five(5, 0);
   check_throws_mentioning(
       [&] {
-        plot::samples(six.view(), five, six.predicted, {}, dir / "x.png");
+        plot::samples(six.view(), six.predicted, five, {}, dir / "x.png");
       },
-      "6 images, 5 true labels and 6 predicted labels");
+      "6 images, 6 predicted labels and 5 true labels");
   check_throws_mentioning(
-      [&] { plot::samples(six.view(), six.truth, five, {}, dir / "x.png"); },
+      [&] { plot::samples(six.view(), five, six.truth, {}, dir / "x.png"); },
       "5 predicted labels");
   check_throws_mentioning(
       [&] {
         plot::samples({std::span(six.pixels).first(100), 6, {8, 8, 1}},
-                      six.truth, six.predicted, {}, dir / "x.png");
+                      six.predicted, six.truth, {}, dir / "x.png");
       },
       "the view has 100");
   check_throws_mentioning(
       [&] {
         plot::samples({std::span(six.pixels).first(6 * 5), 6, {1, 1, 5}},
-                      six.truth, six.predicted, {}, dir / "x.png");
+                      six.predicted, six.truth, {}, dir / "x.png");
       },
       "1x1x5");
   BOOST_TEST(!fs::exists(dir / "x.png"));

@@ -157,6 +157,11 @@ std::string classification_report(std::span<const std::int32_t> predicted,
       .to_string(digits);
 }
 
+ConfusionMatrix confusion_matrix(const Predictions& predictions,
+                                 std::span<const std::int32_t> truth) {
+  return confusion_matrix(predictions.labels, truth, predictions.classes);
+}
+
 std::string classification_report(const Predictions& predictions,
                                   std::span<const std::int32_t> truth,
                                   const std::vector<std::string>& class_names,

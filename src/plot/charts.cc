@@ -288,8 +288,9 @@ void confusion_matrix(const metrics::ConfusionMatrix& m,
   canvas.save_png(png);
 }
 
-void samples(const data::ImageView& images, std::span<const std::int32_t> truth,
+void samples(const data::ImageView& images,
              std::span<const std::int32_t> predicted,
+             std::span<const std::int32_t> truth,
              const std::vector<std::string>& class_names,
              const std::filesystem::path& png, std::size_t max_images,
              const std::string& title) {
@@ -297,8 +298,8 @@ void samples(const data::ImageView& images, std::span<const std::int32_t> truth,
   if (truth.size() != images.count || predicted.size() != images.count) {
     throw std::invalid_argument(
         "plot::samples: " + std::to_string(images.count) + " images, " +
-        std::to_string(truth.size()) + " true labels and " +
-        std::to_string(predicted.size()) + " predicted labels");
+        std::to_string(predicted.size()) + " predicted labels and " +
+        std::to_string(truth.size()) + " true labels");
   }
   if (images.count > 0 && (shape.height <= 0 || shape.width <= 0 ||
                            shape.channels < 1 || shape.channels > 4)) {

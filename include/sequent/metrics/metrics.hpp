@@ -5,6 +5,11 @@
 // Zero division is handled as scikit-learn does by default: a precision with
 // no predictions of the class, a recall with no true samples of it, or an F1
 // with precision + recall = 0 is 0.
+//
+// Every function that takes both takes the predicted labels first, then the
+// true ones — the reverse of scikit-learn's (y_true, y_pred); plot::samples
+// does the same. The overloads taking predict()'s Predictions leave no order
+// to remember.
 #pragma once
 
 #include <cstddef>
@@ -38,6 +43,9 @@ struct ConfusionMatrix {
 ConfusionMatrix confusion_matrix(std::span<const std::int32_t> predicted,
                                  std::span<const std::int32_t> truth,
                                  std::size_t classes);
+// The matrix of predict()'s labels, over its classes.
+ConfusionMatrix confusion_matrix(const Predictions& predictions,
+                                 std::span<const std::int32_t> truth);
 
 double accuracy(std::span<const std::int32_t> predicted,
                 std::span<const std::int32_t> truth);

@@ -55,13 +55,16 @@ void confusion_matrix(const metrics::ConfusionMatrix& m,
 
 // Up to max_images of `images` in a grid, each captioned "true: X" and
 // "pred: Y": the misclassified ones first (red caption and frame), then the
-// correct ones (green), each group in dataset order. Requires
-// truth.size() == predicted.size() == images.count, 1 to 4 channels
+// correct ones (green), each group in dataset order. The predicted labels
+// come first, then the true ones, as in metrics::confusion_matrix and
+// classification_report. Requires
+// predicted.size() == truth.size() == images.count, 1 to 4 channels
 // (grey, grey+alpha, RGB, RGBA; alpha is ignored) and images.pixels holding
 // count × shape.size() bytes; otherwise std::invalid_argument. A label that
 // has no name in class_names is shown as its number.
-void samples(const data::ImageView& images, std::span<const std::int32_t> truth,
+void samples(const data::ImageView& images,
              std::span<const std::int32_t> predicted,
+             std::span<const std::int32_t> truth,
              const std::vector<std::string>& class_names,
              const std::filesystem::path& png, std::size_t max_images = 36,
              const std::string& title = "Misclassified first");
