@@ -3,6 +3,9 @@
 // datasets that do not fit, unshuffled fit against a hand loop, Dropout and
 // Flatten inside real models, and bitwise determinism of a CNN.
 #define BOOST_TEST_MODULE fit_runtime
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +14,7 @@
 #include <cmath>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <regex>
 #include <sequent/sequent.hpp>
 #include <sstream>
@@ -125,6 +129,86 @@ BOOST_AUTO_TEST_CASE(partial_bar_estimates_the_time_left) {
   q.step(4, 0.25, NAN);
   BOOST_TEST(contains(reg.str(), "ETA 0.0s - loss: 0.2500"));
   BOOST_TEST(!contains(reg.str(), "accuracy"));
+}
+
+// On a terminal the bar fits its width: a redraw wider than the terminal
+// wraps, and every \r then leaves a line behind. A child process draws on
+// pseudo-terminals 80, 70 and 40 columns wide; every redraw must fit.
+BOOST_AUTO_TEST_CASE(bar_fits_a_narrow_terminal) {
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  BOOST_REQUIRE(master >= 0);
+  BOOST_REQUIRE(::grantpt(master) == 0 && ::unlockpt(master) == 0);
+  const std::string slave_name = ::ptsname(master);
+  std::cout.flush();  // or the child writes the test log's buffer too
+  std::fflush(stdout);
+  const pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    const int slave = ::open(slave_name.c_str(), O_RDWR);
+    winsize size{};
+    size.ws_col = 60;
+    size.ws_row = 24;
+    if (slave < 0 || ::ioctl(slave, TIOCSWINSZ, &size) != 0 ||
+        ::dup2(slave, STDOUT_FILENO) < 0) {
+      ::_exit(3);
+    }
+    // 80 columns: a shorter bar; 70: none, the figures whole; 40: cut.
+    for (const unsigned short columns : {80, 70, 40}) {
+      size.ws_col = columns;
+      ::ioctl(slave, TIOCSWINSZ, &size);
+      sq::ProgressReporter bar(std::cout, sq::Verbosity::kAuto, 12, 1875);
+      bar.begin_epoch(10);
+      std::this_thread::sleep_for(std::chrono::milliseconds(120));
+      bar.step(937, 0.123456, 0.987654);   // partial
+      bar.step(1875, 0.123456, 0.987654);  // last: always drawn
+      std::cout << "\n" << columns << std::endl;
+    }
+    ::_exit(0);
+  }
+  std::string text;
+  char buffer[4096];
+  for (ssize_t got; (got = ::read(master, buffer, sizeof buffer)) > 0;) {
+    text.append(buffer, static_cast<std::size_t>(got));
+  }
+  int status = 0;
+  BOOST_REQUIRE_EQUAL(::waitpid(child, &status, 0), child);
+  ::close(master);
+  BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  BOOST_TEST_MESSAGE(text);
+  // The terminal turned each "\n" into "\r\n"; undone, the output is, per
+  // width, one line of redraws ("\r", the bar, "\033[K") and one with the
+  // width.
+  for (std::size_t at; (at = text.find("\r\n")) != std::string::npos;) {
+    text.erase(at, 1);
+  }
+  const std::string clear = "\033[K";
+  std::map<std::size_t, std::vector<std::string>> drawn;
+  std::istringstream rows(text);
+  for (std::string redraws, width;
+       std::getline(rows, redraws) && std::getline(rows, width);) {
+    std::vector<std::string>& lines = drawn[std::stoul(width)];
+    for (std::size_t at = 0; (at = redraws.find('\r', at)) != std::string::npos;
+         ++at) {
+      const std::size_t end = redraws.find(clear, at);
+      BOOST_REQUIRE(end != std::string::npos);
+      lines.push_back(redraws.substr(at + 1, end - at - 1));
+    }
+  }
+  BOOST_REQUIRE_EQUAL(drawn.size(), 3u);
+  for (const auto& [columns, lines] : drawn) {
+    BOOST_TEST_CONTEXT(columns << " columns") {
+      BOOST_TEST(lines.size() == 2u);
+      for (const std::string& line : lines) {
+        BOOST_TEST(line.size() < columns, "'" << line << "'");
+        BOOST_TEST(line.rfind("epoch 10/12 ", 0) == 0u);
+      }
+    }
+  }
+  BOOST_TEST(contains(drawn[80].back(), "1875/1875 [====="));
+  BOOST_TEST(contains(drawn[80].back(), "accuracy: 0.9877"));
+  BOOST_TEST(!contains(drawn[70].back(), "["));
+  BOOST_TEST(contains(drawn[70].back(), "accuracy: 0.9877"));
+  BOOST_TEST(drawn[40].back().size() == 39u);
 }
 
 // kAuto: plain lines unless the log is std::cout on a terminal.

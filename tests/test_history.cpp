@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(only_the_requested_metrics_are_recorded) {
   BOOST_TEST(std::isnan(h.last().val_f1));
   BOOST_TEST(
       h.to_csv().rfind("epoch,loss,accuracy,recall,val_loss,val_accuracy,"
-                       "val_recall,seconds\n",
+                       "val_recall,seconds,lr\n",
                        0) == 0u);
   BOOST_TEST(h.to_csv().find("precision") == std::string::npos);
 
@@ -127,11 +127,11 @@ BOOST_AUTO_TEST_CASE(only_the_requested_metrics_are_recorded) {
   const auto plain = m.fit(kTrain, sq::SGD{.lr = 0.0f}, options({}));
   BOOST_TEST(std::isnan(plain.last().recall));
   BOOST_TEST(plain.to_csv().rfind(
-                 "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n", 0) ==
+                 "epoch,loss,accuracy,val_loss,val_accuracy,seconds,lr\n", 0) ==
              0u);
   BOOST_TEST(plain.to_string().rfind(
-                 "epoch      loss  accuracy  val_loss  val_accuracy  "
-                 "seconds\n",
+                 "epoch       loss   accuracy   val_loss  val_accuracy  "
+                 "seconds         lr\n",
                  0) == 0u);
 }
 
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(tables_csv_logger_and_progress_lines_show_them) {
   const std::string header =
       "epoch,loss,accuracy,precision,recall,f1,val_loss,val_accuracy,"
       "val_precision,val_recall,val_f1";
-  BOOST_TEST(h.to_csv().rfind(header + ",seconds\n", 0) == 0u);
+  BOOST_TEST(h.to_csv().rfind(header + ",seconds,lr\n", 0) == 0u);
   BOOST_TEST(h.to_csv().find(",0.722222,0.666667,0.655556,") !=
              std::string::npos);
   BOOST_TEST(h.to_csv().find(",0.166667,0.333333,0.222222,") !=
@@ -234,4 +234,34 @@ BOOST_AUTO_TEST_CASE(callbacks_monitor_precision_and_recall) {
   BOOST_CHECK_THROW(m.fit(kTrain, sq::SGD{.lr = 0.0f}, o),
                     std::invalid_argument);
   BOOST_TEST(!fs::exists("unused.sqm"));
+}
+
+// A regression's table: no accuracy columns (never measured), a loss too
+// small for 4 decimals in scientific notation, the learning rate at the end.
+BOOST_AUTO_TEST_CASE(regression_tables_show_what_was_measured) {
+  sq::History h;
+  sq::EpochRecord e;
+  e.epoch = 1;
+  e.loss = 8.123e-14;
+  e.seconds = 0.5;
+  e.learning_rate = 0.01;
+  h.epochs.push_back(e);
+  e.epoch = 2;
+  e.loss = 0.25;
+  h.epochs.push_back(e);
+  const std::string table = h.to_string();
+  BOOST_TEST_MESSAGE(table);
+  BOOST_TEST(table.find("accuracy") == std::string::npos);
+  BOOST_TEST(table.find("val_") == std::string::npos);
+  BOOST_TEST(table.find("8.123e-14") != std::string::npos);
+  BOOST_TEST(table.find("0.2500") != std::string::npos);
+  BOOST_TEST(table.find("lr\n") != std::string::npos);
+  BOOST_TEST(table.find("0.0100\n") != std::string::npos);
+  // The CSV keeps every column, as CSVLogger writes them.
+  BOOST_TEST(h.to_csv().rfind(
+                 "epoch,loss,accuracy,val_loss,val_accuracy,seconds,lr\n", 0) ==
+             0u);
+  BOOST_TEST(sq::format_metric(0.0) == "0.0000");
+  BOOST_TEST(sq::format_metric(-2e-5) == "-2.000e-05");
+  BOOST_TEST(sq::format_metric(NAN) == "-");
 }

@@ -2,6 +2,7 @@
 #include "sequent/train/history.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -95,18 +96,37 @@ std::vector<std::string> History::columns() const {
                                        : epochs.front().metrics);
 }
 
+std::string format_metric(double value) {
+  if (std::isnan(value)) return "-";
+  char buf[32];
+  if (value != 0 && std::fabs(value) < 1e-3) {
+    std::snprintf(buf, sizeof buf, "%.3e", value);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.4f", value);
+  }
+  return buf;
+}
+
 std::string History::to_string() const {
-  const std::vector<std::string> cols = columns();
+  std::vector<std::string> cols;
+  for (const std::string& c : columns()) {
+    const bool measured = std::any_of(
+        epochs.begin(), epochs.end(),
+        [&](const EpochRecord& e) { return !std::isnan(e.value(c)); });
+    if (measured || epochs.empty()) cols.push_back(c);
+  }
+  constexpr std::size_t kCell = 9;  // "8.000e-14"
   std::string out = "epoch";
-  for (const std::string& c : cols) out += "  " + pad(c, 8, true);
-  out += "  seconds\n";
+  for (const std::string& c : cols) out += "  " + pad(c, kCell, true);
+  out += "  seconds         lr\n";
   for (const EpochRecord& e : epochs) {
     out += pad(std::to_string(e.epoch), 5, true);
     for (const std::string& c : cols) {
-      out += "  " + pad(fixed(e.value(c), 4),
-                        std::max<std::size_t>(8, c.size()), true);
+      out += "  " + pad(format_metric(e.value(c)),
+                        std::max<std::size_t>(kCell, c.size()), true);
     }
-    out += "  " + pad(fixed(e.seconds, 2), 7, true) + "\n";
+    out += "  " + pad(fixed(e.seconds, 2), 7, true) + "  " +
+           pad(format_metric(e.learning_rate), 9, true) + "\n";
   }
   return out;
 }
@@ -118,11 +138,11 @@ std::string History::to_csv() const {
   const std::vector<std::string> cols = columns();
   std::string out = "epoch";
   for (const std::string& c : cols) out += "," + c;
-  out += ",seconds\n";
+  out += ",seconds,lr\n";
   for (const EpochRecord& e : epochs) {
     out += std::to_string(e.epoch);
     for (const std::string& c : cols) out += "," + cell(e.value(c));
-    out += "," + cell(e.seconds) + "\n";
+    out += "," + cell(e.seconds) + "," + cell(e.learning_rate) + "\n";
   }
   return out;
 }

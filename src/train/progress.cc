@@ -1,6 +1,7 @@
 // Progress reporting: a redrawn bar on terminals, plain lines elsewhere.
 #include "sequent/train/progress.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -24,9 +25,16 @@ std::string format_seconds(double s) {
 
 std::string metric(const char* name, double value) {
   if (std::isnan(value)) return "";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, " - %s: %.4f", name, value);
-  return buf;
+  return " - " + std::string(name) + ": " + format_metric(value);
+}
+
+// The width of the terminal on standard output, or 80 when it says none.
+std::size_t terminal_columns() {
+  winsize size{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) {
+    return size.ws_col;
+  }
+  return 80;
 }
 
 }  // namespace
@@ -45,9 +53,10 @@ ProgressReporter::ProgressReporter(std::ostream& out, Verbosity verbosity,
                                    int epochs, std::size_t steps_per_epoch)
     : out_(out), epochs_(epochs), steps_(steps_per_epoch) {
   silent_ = verbosity == Verbosity::kSilent;
+  const bool terminal = &out == &std::cout && isatty(STDOUT_FILENO);
   bar_ = verbosity == Verbosity::kBar ||
-         (verbosity == Verbosity::kAuto && &out == &std::cout &&
-          isatty(STDOUT_FILENO));
+         (verbosity == Verbosity::kAuto && terminal);
+  if (bar_ && terminal) columns_ = terminal_columns();
 }
 
 void ProgressReporter::begin_epoch(int epoch) {
@@ -66,13 +75,31 @@ void ProgressReporter::step(std::size_t done, double loss, double accuracy) {
   const double elapsed =
       std::chrono::duration<double>(now - epoch_start_).count();
   const double eta = elapsed / done * (steps_ - done);
-  constexpr int kWidth = 30;
-  const int filled = static_cast<int>(kWidth * done / steps_);
-  std::string bar(filled, '=');
-  if (filled < kWidth) bar += '>' + std::string(kWidth - filled - 1, '.');
-  out_ << "\repoch " << epoch_ << "/" << epochs_ << " " << done << "/" << steps_
-       << " [" << bar << "] ETA " << format_seconds(eta) << metric("loss", loss)
-       << metric("accuracy", accuracy) << "   " << std::flush;
+  const std::string head = "epoch " + std::to_string(epoch_) + "/" +
+                           std::to_string(epochs_) + " " +
+                           std::to_string(done) + "/" + std::to_string(steps_);
+  const std::string tail = " ETA " + format_seconds(eta) +
+                           metric("loss", loss) + metric("accuracy", accuracy);
+  // 30 characters of bar, fewer on a narrow terminal, none below 5; then,
+  // if the figures alone are too wide, they are cut. One column stays
+  // spare: a line that fills the last one wraps on some terminals.
+  std::size_t width = 30;
+  // " [" and "]" around the bar, and the spare column.
+  const std::size_t text = head.size() + tail.size() + 4;
+  if (columns_ > 0) {
+    width = std::min(width, columns_ > text ? columns_ - text : 0);
+  }
+  std::string line = head;
+  if (width >= 5) {
+    const std::size_t filled = width * done / steps_;
+    std::string bar(filled, '=');
+    if (filled < width) bar += '>' + std::string(width - filled - 1, '.');
+    line += " [" + bar + "]";
+  }
+  line += tail;
+  if (columns_ > 0 && line.size() >= columns_) line.resize(columns_ - 1);
+  // \033[K clears what a longer previous line left to the right.
+  out_ << '\r' << line << "\033[K" << std::flush;
 }
 
 void ProgressReporter::end_epoch(const EpochRecord& record) {

@@ -61,14 +61,22 @@ struct History {
   // The metric columns of this history, in table order: loss, accuracy, the
   // requested metrics, then the same for val_.
   std::vector<std::string> columns() const;
-  // A fixed-width table, one row per epoch.
+  // A fixed-width table, one row per epoch: the columns that hold a value
+  // in some epoch (a regression has no accuracy, a fit without validation
+  // no val_), seconds and the learning rate.
   std::string to_string() const;
-  // CSV with a header row: epoch, columns()…, seconds.
+  // CSV with a header row: epoch, columns()…, seconds, lr — CSVLogger's
+  // columns, so the two files of one run are the same.
   std::string to_csv() const;
 };
 
 // The metric columns of a fit that measured `metrics`: loss, accuracy,
 // each metric, val_loss, val_accuracy, val_ each metric.
 std::vector<std::string> metric_columns(const std::vector<Metric>& metrics);
+
+// A loss or metric as the tables and log lines print it: 4 decimals, or 4
+// significant digits in scientific notation below 0.001 (a regression's
+// loss of 8e-14 is not 0.0000); "-" for NaN.
+std::string format_metric(double value);
 
 }  // namespace sequent

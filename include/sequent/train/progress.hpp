@@ -32,6 +32,9 @@ class ProgressReporter {
   int epochs_;
   int epoch_ = 0;
   std::size_t steps_;
+  // The terminal's width when drawing on one (the bar shrinks to fit, so
+  // that a redraw never wraps and leaves a line behind), else 0.
+  std::size_t columns_ = 0;
   Clock::time_point epoch_start_;
   Clock::time_point last_draw_;
 };
