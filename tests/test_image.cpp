@@ -237,6 +237,86 @@ Bytes bmp_header(std::uint32_t width, std::uint32_t height) {
   return bmp;
 }
 
+// One row of pixel values packed as a BMP stores them at bits_per_pixel:
+// palette indices most significant bits first (1, 4, 8 bits), 16-bit
+// values little-endian, 24-bit values 0xRRGGBB as blue, green, red.
+Bytes bmp_row(const std::vector<std::uint32_t>& values, int bits_per_pixel) {
+  Bytes row;
+  if (bits_per_pixel < 8) {
+    const int per_byte = 8 / bits_per_pixel;
+    row.resize((values.size() + per_byte - 1) / per_byte);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const int shift = 8 - bits_per_pixel * (1 + int(i % per_byte));
+      row[i / per_byte] |= static_cast<std::uint8_t>(values[i] << shift);
+    }
+    return row;
+  }
+  for (const std::uint32_t value : values) {
+    for (int byte = 0; byte < bits_per_pixel / 8; ++byte) {
+      row.push_back(static_cast<std::uint8_t>(value >> (8 * byte)));
+    }
+  }
+  return row;
+}
+
+// A BMP with a BITMAPINFOHEADER, uncompressed: `stored_rows` in file order
+// (bottom row first when height > 0, top row first when it is negative),
+// each padded here to a multiple of 4 bytes; `palette` holds blue, green,
+// red, 0 per entry.
+Bytes bmp_file(std::int32_t width, std::int32_t height, int bits_per_pixel,
+               const Bytes& palette, const std::vector<Bytes>& stored_rows) {
+  Bytes pixels;
+  for (const Bytes& row : stored_rows) {
+    pixels.insert(pixels.end(), row.begin(), row.end());
+    pixels.resize((pixels.size() + 3) / 4 * 4);
+  }
+  const std::uint32_t pixel_offset = 54 + palette.size();
+  Bytes bmp = {'B', 'M'};
+  const auto u32 = [&bmp](std::uint32_t value) {
+    for (int shift = 0; shift < 32; shift += 8) bmp.push_back(value >> shift);
+  };
+  u32(pixel_offset + pixels.size());
+  u32(0);
+  u32(pixel_offset);
+  u32(40);
+  u32(static_cast<std::uint32_t>(width));
+  u32(static_cast<std::uint32_t>(height));
+  bmp.insert(bmp.end(), {1, 0, static_cast<std::uint8_t>(bits_per_pixel), 0});
+  u32(0);  // BI_RGB
+  u32(pixels.size());
+  u32(2835);  // 72 dpi
+  u32(2835);
+  u32(palette.size() / 4);
+  u32(0);
+  bmp.insert(bmp.end(), palette.begin(), palette.end());
+  bmp.insert(bmp.end(), pixels.begin(), pixels.end());
+  return bmp;
+}
+
+// gif_bytes with a graphic control extension and a comment extension
+// before the image, as most encoders write them.
+Bytes gif_with_extensions(int height, int width, const Bytes& indices,
+                          const Bytes& palette) {
+  Bytes gif = gif_bytes(height, width, indices, palette);
+  const Bytes extensions = {0x21, 0xF9, 4, 0,   0,   0,   0,
+                            0,  // no transparency
+                            0x21, 0xFE, 3, 'h', 'i', '!', 0};
+  const std::size_t after_palette = 13 + palette.size();
+  gif.insert(gif.begin() + after_palette, extensions.begin(), extensions.end());
+  return gif;
+}
+
+// A message's "(stb_image: …)" part, if any, gives a reason, not a fragment
+// of one: stb_image's PNG reader leaves "", "I", "IE" for truncated files.
+void check_stb_reason_is_meaningful(const std::string& message) {
+  const std::string opening = "(stb_image: ";
+  const std::size_t at = message.find(opening);
+  if (at == std::string::npos) return;
+  const std::size_t end = message.find(')', at);
+  BOOST_TEST(end - at - opening.size() >= 4u,
+             "\"" << message << "\" has a fragment for stb_image's reason");
+}
+
 ImageOptions options(int height, int width, int channels, bool invert = false) {
   return {.shape = {height, width, channels}, .invert = invert};
 }
@@ -641,7 +721,7 @@ BOOST_AUTO_TEST_CASE(not_an_image) {
   check_throws<std::runtime_error>(
       [&] { load_image(dir / "noise.png", options(4, 4, 1)); },
       {"noise.png", "not a PNG, JPEG, BMP, GIF or binary PGM/PPM",
-       "stb_image: unknown image type"});
+       "none of their signatures"});
   const std::string text = "P2 2 2 255\n1 2 3 4\n";  // ASCII PGM: unsupported
   check_throws<std::runtime_error>(
       [&] {
@@ -659,7 +739,7 @@ BOOST_AUTO_TEST_CASE(truncated_and_corrupt_data) {
   write_bytes(dir / "half.png", bytes);
   check_throws<std::runtime_error>(
       [&] { load_image(dir / "half.png", options(32, 32, 3)); },
-      {"half.png", "corrupt or truncated image data (stb_image:"});
+      {"half.png", "truncated PNG data", "before its IEND chunk"});
 
   const fs::path jpeg = save_jpeg(dir / "whole.jpg", gradient(32, 32, 3));
   bytes = read_bytes(jpeg);
@@ -696,7 +776,7 @@ BOOST_AUTO_TEST_CASE(huge_header_is_refused_before_decoding) {
         decode_image(png_bytes(3000000, 1, {}),
                      {.shape = {1, 1, 1}, .max_pixels = 1 << 30}, "wide");
       },
-      {"wide", "header is corrupt (stb_image: too large)"});
+      {"wide", "corrupt or truncated PNG header (stb_image: too large)"});
   // A normal image above a small max_pixels.
   const fs::path normal = save_png(dir / "normal.png", uniform(56, 56, 1, 0));
   check_throws<std::runtime_error>(
@@ -826,6 +906,260 @@ BOOST_AUTO_TEST_CASE(jpeg_huffman_tables_that_stb_would_overrun) {
                      "ac.jpg");
       },
       {"ac.jpg", "Huffman table not defined"});
+}
+
+// Colours of a 3×5 test image by palette index, exact at every BMP depth
+// (16-bit BMPs store 5 bits per channel: 0 and 31 are 0 and 255).
+constexpr std::uint32_t kBmpColours[4] = {0x000000, 0xFFFFFF, 0xFF0000,
+                                          0x0000FF};
+std::uint32_t bmp_index(int y, int x, int bits_per_pixel) {
+  return (x + 2 * y) % (bits_per_pixel == 1 ? 2 : 4);
+}
+
+// The 3×5 test image as a BMP at bits_per_pixel, rows stored bottom-up or
+// top-down (negative height).
+Bytes bmp_test_image(int bits_per_pixel, bool top_down) {
+  constexpr int kHeight = 3, kWidth = 5;
+  Bytes palette;
+  if (bits_per_pixel <= 8) {
+    for (const std::uint32_t colour : kBmpColours) {
+      palette.insert(palette.end(),
+                     {std::uint8_t(colour), std::uint8_t(colour >> 8),
+                      std::uint8_t(colour >> 16), 0});
+    }
+  }
+  std::vector<Bytes> rows;
+  for (int stored = 0; stored < kHeight; ++stored) {
+    const int y = top_down ? stored : kHeight - 1 - stored;
+    std::vector<std::uint32_t> values;
+    for (int x = 0; x < kWidth; ++x) {
+      const std::uint32_t index = bmp_index(y, x, bits_per_pixel);
+      const std::uint32_t colour = kBmpColours[index];
+      if (bits_per_pixel <= 8) {
+        values.push_back(index);
+      } else if (bits_per_pixel == 16) {  // x RRRRR GGGGG BBBBB
+        values.push_back((colour >> 16 & 0xFF ? 0x7C00 : 0) |
+                         (colour >> 8 & 0xFF ? 0x03E0 : 0) |
+                         (colour & 0xFF ? 0x001F : 0));
+      } else {
+        values.push_back(colour);
+      }
+    }
+    rows.push_back(bmp_row(values, bits_per_pixel));
+  }
+  return bmp_file(kWidth, top_down ? -kHeight : kHeight, bits_per_pixel,
+                  palette, rows);
+}
+
+BOOST_AUTO_TEST_CASE(bmp_of_every_depth_bottom_up_and_top_down) {
+  // Top-down BMPs (negative height) are standard; they were refused as a
+  // height of 2^64 − 3.
+  Bytes expected;
+  for (int y = 0; y < 3; ++y) {
+    for (int x = 0; x < 5; ++x) {
+      for (const int shift : {16, 8, 0}) {
+        expected.push_back(kBmpColours[bmp_index(y, x, 4)] >> shift & 0xFF);
+      }
+    }
+  }
+  TempDir dir;
+  for (const int bits : {1, 4, 8, 16, 24}) {
+    Bytes want = expected;
+    if (bits == 1) {  // two colours only
+      for (int y = 0; y < 3; ++y) {
+        for (int x = 0; x < 5; ++x) {
+          const std::uint32_t colour = kBmpColours[bmp_index(y, x, 1)];
+          for (int c = 0; c < 3; ++c) {
+            want[(y * 5 + x) * 3 + c] = colour >> (16 - 8 * c) & 0xFF;
+          }
+        }
+      }
+    }
+    for (const bool top_down : {false, true}) {
+      const fs::path path = dir / ("d" + std::to_string(bits) +
+                                   (top_down ? "down" : "up") + ".bmp");
+      write_bytes(path, bmp_test_image(bits, top_down));
+      BOOST_TEST_CONTEXT(path.filename()) {
+        const Image image = load_image(path, options(3, 5, 3));
+        BOOST_TEST(image.pixels == want, boost::test_tools::per_element());
+      }
+    }
+  }
+  // 32-bit with alpha (a BITMAPV4HEADER with bit fields, as stb writes it).
+  Picture rgba = gradient(5, 6, 4);
+  for (std::size_t i = 3; i < rgba.pixels.size(); i += 4) rgba.pixels[i] = 255;
+  const Image image =
+      load_image(save_bmp(dir / "rgba.bmp", rgba), options(5, 6, 3));
+  for (std::size_t i = 0; i < 30; ++i) {
+    for (int c = 0; c < 3; ++c) {
+      BOOST_TEST(image.pixels[3 * i + c] == rgba.pixels[4 * i + c]);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(truncated_bmp_is_refused_at_every_length) {
+  // stb_image reads past the end of a BMP as zeros and reports success.
+  TempDir dir;
+  for (const Bytes& whole :
+       {read_bytes(save_bmp(dir / "rgb.bmp", gradient(6, 9, 3))),
+        read_bytes(save_bmp(dir / "rgba.bmp", gradient(6, 9, 4))),
+        bmp_test_image(4, /*top_down=*/true),
+        bmp_test_image(1, /*top_down=*/false)}) {
+    // Every pixel byte is needed; only the last row's padding is not.
+    const std::size_t row_bits = std::size_t{whole[18]} * whole[28];
+    const std::size_t last_row_padding =
+        (row_bits + 31) / 32 * 4 - (row_bits + 7) / 8;
+    for (std::size_t length = 2; length < whole.size() - last_row_padding;
+         ++length) {
+      check_throws<std::runtime_error>(
+          [&] {
+            decode_image(Bytes(whole.begin(), whole.begin() + length),
+                         options(4, 4, 3), "cut.bmp");
+          },
+          {"cut.bmp", "truncated BMP",
+           "the file has " + std::to_string(length)});
+    }
+  }
+  // A complete header declaring 8192x8192 and 100 bytes of pixels: stb_image
+  // filled a 200 MB buffer with zeros and returned it.
+  Bytes huge = bmp_header(8192, 8192);
+  huge.resize(154);
+  write_bytes(dir / "huge.bmp", huge);
+  check_throws<std::runtime_error>(
+      [&] { load_image(dir / "huge.bmp", options(28, 28, 1)); },
+      {"huge.bmp", "truncated BMP", "8192x8192", "24 bits per pixel",
+       ", need a file of 201326646 bytes", "the file has 154"});
+  write_bytes(dir / "headers.bmp", Bytes(huge.begin(), huge.begin() + 40));
+  check_throws<std::runtime_error>(
+      [&] { load_image(dir / "headers.bmp", options(28, 28, 1)); },
+      {"headers.bmp", "truncated BMP", "headers need 54 bytes",
+       "the file has 40"});
+}
+
+BOOST_AUTO_TEST_CASE(bmp_headers_stb_would_misread) {
+  const Bytes good = bmp_test_image(8, /*top_down=*/false);
+  // Pixel data said to start inside the headers: stb_image then reads a
+  // palette it never filled.
+  Bytes inside = good;
+  inside[10] = 40;
+  check_throws<std::runtime_error>(
+      [&] { decode_image(inside, options(3, 5, 3), "offset.bmp"); },
+      {"offset.bmp", "corrupt BMP", "start at byte 40",
+       "headers, which end at byte 54"});
+  // RLE: stb_image has no decoder for it.
+  Bytes rle = good;
+  rle[30] = 1;  // BI_RLE8
+  check_throws<std::runtime_error>(
+      [&] { decode_image(rle, options(3, 5, 3), "rle.bmp"); },
+      {"rle.bmp", "RLE-compressed BMP (BI_RLE8)", "not supported"});
+  Bytes two_bits = good;
+  two_bits[28] = 2;
+  check_throws<std::runtime_error>(
+      [&] { decode_image(two_bits, options(3, 5, 3), "2bit.bmp"); },
+      {"2bit.bmp", "2 bits per pixel"});
+}
+
+BOOST_AUTO_TEST_CASE(truncated_gif_is_refused_at_every_length) {
+  // stb_image reads past the end of a GIF as zeros and reports success.
+  const Bytes palette = {0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 255};
+  Bytes indices(15 * 16);
+  for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = (i * 7) % 4;
+  const Bytes whole = gif_with_extensions(15, 16, indices, palette);
+  TempDir dir;
+  write_bytes(dir / "whole.gif", whole);
+  const Image image = load_image(dir / "whole.gif", options(15, 16, 3));
+  for (std::size_t i = 0; i < indices.size(); ++i) {
+    BOOST_TEST(image.pixels[3 * i] == palette[3 * indices[i]]);
+  }
+  for (std::size_t length = 6; length < whole.size(); ++length) {
+    check_throws<std::runtime_error>(
+        [&] {
+          decode_image(Bytes(whole.begin(), whole.begin() + length),
+                       options(4, 4, 3), "cut.gif");
+        },
+        {"cut.gif", "truncated GIF",
+         "ends (at byte " + std::to_string(length) + ")",
+         "before the trailer byte 0x3B"});
+  }
+  write_bytes(dir / "no_trailer.gif", Bytes(whole.begin(), whole.end() - 1));
+  check_throws<std::runtime_error>(
+      [&] { load_image(dir / "no_trailer.gif", options(4, 4, 3)); },
+      {"no_trailer.gif", "truncated GIF", "inside the list of blocks"});
+  Bytes stray = whole;
+  stray.back() = 0x00;
+  check_throws<std::runtime_error>(
+      [&] { decode_image(stray, options(4, 4, 3), "stray.gif"); },
+      {"stray.gif", "corrupt GIF", "is 0x00", "starts no GIF block"});
+}
+
+BOOST_AUTO_TEST_CASE(gif_canvas_beyond_what_the_file_can_encode) {
+  // 35 bytes declaring an 8192x8192 canvas with a 1x1 image: stb_image
+  // allocated 9 bytes per canvas pixel (574 MB) and returned a blank image.
+  Bytes tiny = {'G',  'I',  'F',  '8',  '9', 'a', 0x00,
+                0x20, 0x00, 0x20, 0x80, 0,   0};
+  tiny.insert(tiny.end(), 6, 0);  // a global table of 2 colours
+  tiny.insert(tiny.end(), {0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0,  // 1x1 image
+                           2, 2, 0x4C, 0x01, 0, 0x3B});
+  BOOST_REQUIRE(tiny.size() == 35u);
+  TempDir dir;
+  write_bytes(dir / "canvas.gif", tiny);
+  check_throws<std::runtime_error>(
+      [&] { load_image(dir / "canvas.gif", options(28, 28, 1)); },
+      {"canvas.gif", "8192x8192", "67108864 pixels", "its 35 bytes",
+       "refused before decoding"});
+  // The same image on a canvas the file could encode decodes.
+  tiny[6] = tiny[8] = 100;
+  tiny[7] = tiny[9] = 0;
+  BOOST_TEST(
+      decode_image(tiny, options(100, 100, 1), "100x100").pixels.size() ==
+      10000u);
+  // The header alone, truncated.
+  write_bytes(dir / "header.gif", Bytes(tiny.begin(), tiny.begin() + 13));
+  check_throws<std::runtime_error>(
+      [&] { load_image(dir / "header.gif", options(28, 28, 1)); },
+      {"header.gif", "truncated GIF", "inside the global colour table"});
+}
+
+BOOST_AUTO_TEST_CASE(decoder_errors_name_the_format) {
+  // stb_image's reason was a fragment of a PNG chunk type read past the end
+  // ("", "I", "IE"), or for a JPEG the "bad png sig" its PNG reader left.
+  TempDir dir;
+  const Bytes png = read_bytes(save_png(dir / "a.png", gradient(16, 16, 3)));
+  write_bytes(dir / "no_iend.png", Bytes(png.begin(), png.end() - 12));
+  check_throws<std::runtime_error>(
+      [&] { load_image(dir / "no_iend.png", options(16, 16, 3)); },
+      {"no_iend.png", "truncated PNG data", "before its IEND chunk"});
+  const Bytes jpeg = read_bytes(save_jpeg(dir / "a.jpg", gradient(32, 32, 3)));
+  write_bytes(dir / "half.jpg",
+              Bytes(jpeg.begin(), jpeg.begin() + jpeg.size() / 2));
+  check_throws<std::runtime_error>(
+      [&] { load_image(dir / "half.jpg", options(32, 32, 3)); },
+      {"half.jpg", "truncated JPEG data", "before its end-of-image marker"});
+  // Every truncation: the message names the format, and never shows an
+  // empty or fragmentary reason or another format's.
+  for (const auto& [whole, format] : {std::pair{png, std::string("PNG")},
+                                      std::pair{jpeg, std::string("JPEG")}}) {
+    const std::size_t first_after_signature = format == "PNG" ? 8 : 2;
+    for (std::size_t length = first_after_signature; length < whole.size();
+         ++length) {
+      try {
+        decode_image(Bytes(whole.begin(), whole.begin() + length),
+                     options(4, 4, 3), "cut");
+      } catch (const std::runtime_error& error) {
+        const std::string message = error.what();
+        BOOST_TEST_CONTEXT(format << " cut to " << length
+                                  << " bytes: " << message) {
+          BOOST_TEST(message.find(format) != std::string::npos);
+          BOOST_TEST(message.find("stb_image: )") == std::string::npos);
+          BOOST_TEST(message.find("unknown reason") == std::string::npos);
+          if (format == "JPEG") {
+            BOOST_TEST(message.find("png") == std::string::npos);
+          }
+          check_stb_reason_is_meaningful(message);
+        }
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(damaged_files_never_crash) {

@@ -1,15 +1,19 @@
 // Decoding one image (file or memory) and converting it to the shape a model
 // expects. Bytes from the outside world are checked in
 // this order, each failure naming the file: the size of the file, the
-// header (format and dimensions, read without decoding), then the decode
-// itself, under an allocation limit. PGM/PPM is decoded by pnm.cc, every
-// other format by stb_image.
+// format (from its signature), the header (dimensions, read without
+// decoding), whether the file is long enough for what the header declares
+// (BMP, GIF: stb_image reads past the end of these as zeros and reports
+// success), then the decode itself, under an allocation limit. PGM/PPM is
+// decoded by pnm.cc, every other format by stb_image.
 #include "sequent/data/image.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -17,14 +21,32 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
 #include "image_checks.h"
+#include "image_containers.h"
 #include "pnm.h"
 #include "stb_image_impl.h"
 
 namespace sequent::data {
+
+namespace image_detail {
+
+[[noreturn]] void fail(const std::string& name, const std::string& what) {
+  throw std::runtime_error("image " + name + ": " + what);
+}
+
+// Signed: a corrupt header may give a negative side, which should read as
+// such rather than as a number near 2^64.
+std::string pixel_size(std::int64_t width, std::int64_t height) {
+  return std::to_string(width) + "x" + std::to_string(height) +
+         " (width x height)";
+}
+
+}  // namespace image_detail
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -36,14 +58,13 @@ namespace fs = std::filesystem;
 constexpr std::uint64_t kMaxFileBytesPerPixel = 16;
 constexpr std::uint64_t kFileMetadataAllowance = std::uint64_t{64} << 20;
 
-[[noreturn]] void fail(const std::string& name, const std::string& what) {
-  throw std::runtime_error("image " + name + ": " + what);
-}
-
-std::string pixel_size(std::uint64_t width, std::uint64_t height) {
-  return std::to_string(width) + "x" + std::to_string(height) +
-         " (width x height)";
-}
+using image_detail::BmpLayout;
+using image_detail::check_bmp_data_size;
+using image_detail::check_gif_canvas;
+using image_detail::check_gif_complete;
+using image_detail::fail;
+using image_detail::pixel_size;
+using image_detail::read_bmp_layout;
 
 struct DeclaredSize {
   std::uint64_t width = 0;
@@ -81,6 +102,27 @@ void check_pixel_count(std::uint64_t width, std::uint64_t height,
                    std::to_string(options.max_pixels) +
                    "; refused before decoding");
   }
+}
+
+// Whether bytes hold `end` anywhere, for the end of a PNG ("IEND", the
+// type of its last chunk) or of a JPEG (its end-of-image marker, which its
+// scans cannot contain: they stuff every 0xFF data byte with 0x00). A file
+// without one was cut short; one inside metadata (an EXIF thumbnail) can
+// hide a truncation, which then gets the general message. A search, not a
+// walk of the chunks or segments, so that a damaged length does not pass
+// for a truncation.
+bool contains(std::span<const std::uint8_t> bytes, std::string_view end) {
+  return std::search(bytes.begin(), bytes.end(), end.begin(), end.end(),
+                     [](std::uint8_t byte, char expected) {
+                       return byte == static_cast<std::uint8_t>(expected);
+                     }) != bytes.end();
+}
+
+// " (stb_image: reason)", or nothing when stb_image gave no reason worth
+// printing (see stb::failure_reason).
+std::string stb_reason() {
+  const char* reason = stb::failure_reason();
+  return reason != nullptr ? std::string(" (stb_image: ") + reason + ")" : "";
 }
 
 // The largest single allocation stb_image needs for a width × height image:
@@ -296,29 +338,51 @@ Image decode_image(std::span<const std::uint8_t> bytes,
                            options, name);
   }
 
+  const stb::Format format = stb::detect_format(bytes);
+  if (format == stb::Format::kUnknown) {
+    fail(name, std::string("not a ") + stb::kFormatNames +
+                   " image: it starts with none of their signatures");
+  }
+  const std::string format_name = stb::format_name(format);
   if (const auto size = png_declared_size(bytes)) {
     check_pixel_count(size->width, size->height, options, name);
   }
+  std::optional<BmpLayout> bmp_layout;
+  if (format == stb::Format::kBmp) bmp_layout = read_bmp_layout(bytes, name);
+  if (format == stb::Format::kGif) check_gif_complete(bytes, name);
   stb::Header header;
-  if (!stb::read_header(bytes, &header)) {
-    fail(name, std::string("not a ") + stb::kFormatNames +
-                   " image, or its header is corrupt (stb_image: " +
-                   stb::failure_reason() + ")");
+  if (!stb::read_header(bytes, format, &header)) {
+    fail(name,
+         "corrupt or truncated " + format_name + " header" + stb_reason());
   }
   if (header.width < 1 || header.height < 1) {
-    fail(name, "the header gives a size of " +
+    fail(name, "the " + format_name + " header gives a size of " +
                    pixel_size(header.width, header.height) +
                    "; the header is corrupt");
   }
   check_pixel_count(header.width, header.height, options, name);
+  if (bmp_layout) check_bmp_data_size(*bmp_layout, bytes.size(), name);
+  if (format == stb::Format::kGif) {
+    check_gif_canvas(header.width, header.height, bytes.size(), name);
+  }
 
   stb::Header decoded_header;
-  const stb::Pixels decoded =
-      stb::decode(bytes, decode_allocation_limit(header.width, header.height),
-                  &decoded_header);
+  const stb::Pixels decoded = stb::decode(
+      bytes, format, decode_allocation_limit(header.width, header.height),
+      &decoded_header);
   if (!decoded) {
-    fail(name, std::string("corrupt or truncated image data (stb_image: ") +
-                   stb::failure_reason() + ")");
+    using namespace std::string_view_literals;
+    const bool cut_short =
+        (format == stb::Format::kPng && !contains(bytes, "IEND"sv)) ||
+        (format == stb::Format::kJpeg && !contains(bytes, "\xFF\xD9"sv));
+    if (cut_short) {
+      fail(name, "truncated " + format_name + " data: the file ends (at byte " +
+                     std::to_string(bytes.size()) + ") before its " +
+                     (format == stb::Format::kPng ? "IEND chunk"
+                                                  : "end-of-image marker") +
+                     stb_reason());
+    }
+    fail(name, "corrupt or truncated " + format_name + " data" + stb_reason());
   }
   if (decoded_header.width != header.width ||
       decoded_header.height != header.height) {

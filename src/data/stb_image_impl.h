@@ -25,17 +25,32 @@ inline constexpr const char* kFormatNames =
 // from overflowing.
 inline constexpr int kMaxSide = 1 << 20;
 
+// The compiled-in formats, told apart by their signatures.
+enum class Format { kUnknown, kPng, kJpeg, kGif, kBmp };
+
+// The format whose signature the bytes start with: the 8-byte PNG
+// signature, a JPEG start-of-image marker (0xFF 0xD8, after any 0xFF fill
+// bytes, which stb_image skips), "GIF87a" or "GIF89a", or "BM". Only the
+// signature: whether the rest is valid is for read_header and decode.
+Format detect_format(std::span<const std::uint8_t> bytes);
+
+// "PNG", "JPEG", "GIF", "BMP", or "unknown" for Format::kUnknown.
+const char* format_name(Format format);
+
 struct Header {
   int width = 0;
   int height = 0;
   int channels = 0;  // 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA
 };
 
-// Reads only the header. False when the bytes are not an image of a
-// compiled-in format, or that format refuses the header; failure_reason()
-// says why. stb_image refuses a PNG header declaring more than 2^30 bytes
-// of pixels ("too large") without giving its size.
-bool read_header(std::span<const std::uint8_t> bytes, Header* header);
+// Reads only the header, with the reader of `format` alone (so that its own
+// reason is kept, not another format's). False when the format is unknown
+// or refuses the header; failure_reason() says why. stb_image refuses a PNG
+// header declaring more than 2^30 bytes of pixels ("too large") without
+// giving its size. The height of a top-down BMP (negative in its header) is
+// given as its magnitude, the height decode() produces.
+bool read_header(std::span<const std::uint8_t> bytes, Format format,
+                 Header* header);
 
 struct PixelsDeleter {
   void operator()(std::uint8_t* pixels) const;
@@ -48,10 +63,19 @@ using Pixels = std::unique_ptr<std::uint8_t[], PixelsDeleter>;
 // max_allocation_bytes: a PNG's deflate stream may inflate to ~1000× its
 // size regardless of the dimensions in its header, so without this bound a
 // few-megabyte file could ask for gigabytes.
-Pixels decode(std::span<const std::uint8_t> bytes,
+// Like read_header, only the decoder of `format` runs, so a failure's
+// reason is that decoder's (stb_image's own dispatch tries PNG first, and
+// its "bad png sig" would otherwise survive a JPEG decoder that fails
+// without a reason).
+Pixels decode(std::span<const std::uint8_t> bytes, Format format,
               std::size_t max_allocation_bytes, Header* header);
 
-// stb_image's reason for the last failure on this thread.
+// stb_image's reason for the last failure on this thread of read_header or
+// decode, or nullptr when it gave none worth printing. Its PNG reader puts
+// an unknown chunk's type into the reason ("abCD PNG chunk not known"); in
+// a truncated file it reads the type as zero bytes, which cut the string to
+// "" or a fragment ("I", "IE", "IDA"). No reason of its own is shorter
+// than 4 characters, so shorter strings are dropped as such fragments.
 const char* failure_reason();
 
 // Resamples row-major in (in_height × in_width × channels) to out
