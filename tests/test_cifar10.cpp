@@ -232,6 +232,11 @@ BOOST_AUTO_TEST_CASE(names_the_missing_batches) {
   const fs::path absent = dir / "absent";
   BOOST_CHECK_EXCEPTION(sequent::data::cifar10(absent), std::runtime_error,
                         message_has(absent.string(), "no such directory"));
+  const fs::path file = dir / "data_batch_1.bin";
+  write_file(file, Bytes(3073, 0));
+  BOOST_CHECK_EXCEPTION(sequent::data::cifar10(file), std::runtime_error,
+                        message_has(file.string(), "is a file"));
+  fs::remove(file);
 
   write_tiny_cifar(dir.path());
   fs::remove(dir / "data_batch_3.bin");

@@ -3,6 +3,7 @@
 // finding Fashion-MNIST (including the real copy when it is installed).
 #define BOOST_TEST_MODULE data
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -185,6 +186,11 @@ BOOST_AUTO_TEST_CASE(missing_and_unreadable_files) {
                         message_has(missing.string(), "not found"));
   BOOST_CHECK_EXCEPTION(sequent::data::read_idx(dir.path()), std::runtime_error,
                         message_has(dir.path().string(), "directory"));
+  // A FIFO without a writer would block the read forever.
+  const fs::path fifo = dir / "pipe.gz";
+  BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  BOOST_CHECK_EXCEPTION(sequent::data::read_idx(fifo), std::runtime_error,
+                        message_has(fifo.string(), "not a regular file"));
 }
 
 BOOST_AUTO_TEST_CASE(corrupt_gzip_streams) {

@@ -5,6 +5,7 @@
 // Checkpoints resume exactly, without repeating the seed.
 #define BOOST_TEST_MODULE model_file
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -164,6 +165,18 @@ BOOST_AUTO_TEST_CASE(bad_files_are_clear_errors) {
   BOOST_TEST(params_of(m) == before);
 }
 
+// A directory or a FIFO (whose read would block) is not a model file.
+BOOST_AUTO_TEST_CASE(directories_and_fifos_are_not_model_files) {
+  TempDir dir;
+  sq::Model<Net, Loss> m{sq::Seed{5}};
+  BOOST_CHECK_EXCEPTION(m.load_weights(dir.path()), sq::io::ModelFileError,
+                        error_has({dir.path().string(), "is a directory"}));
+  const fs::path fifo = dir.path() / "pipe.sqm";
+  BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  BOOST_CHECK_EXCEPTION(m.load_weights(fifo), sq::io::ModelFileError,
+                        error_has({"pipe.sqm", "not a regular file"}));
+}
+
 BOOST_AUTO_TEST_CASE(a_failed_save_keeps_the_previous_file) {
   TempDir dir;
   sq::Model<Net, Loss> m{sq::Seed{5}};
@@ -171,14 +184,18 @@ BOOST_AUTO_TEST_CASE(a_failed_save_keeps_the_previous_file) {
   m.save(target);
   const auto original = read_bytes(target);
   // Saving into a directory that does not exist fails cleanly.
-  BOOST_CHECK_EXCEPTION(m.save(dir.path() / "no-such-dir" / "x.sqm"),
-                        sq::io::ModelFileError,
-                        error_has({"cannot create", "no-such-dir"}));
-  // Saving over a read-only directory fails and leaves the old file.
+  BOOST_CHECK_EXCEPTION(
+      m.save(dir.path() / "no-such-dir" / "x.sqm"), sq::io::ModelFileError,
+      error_has({"cannot save", "x.sqm", "cannot create", "no-such-dir"}));
+  // Saving over a read-only directory fails, names the target, and leaves
+  // the old file, saying so.
   fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec);
   sq::Model<Net, Loss> other{sq::Seed{6}};
   if (::geteuid() != 0) {  // root ignores directory permissions
-    BOOST_CHECK_THROW(other.save(target), sq::io::ModelFileError);
+    BOOST_CHECK_EXCEPTION(other.save(target), sq::io::ModelFileError,
+                          error_has({"cannot save " + target.string(),
+                                     "existing file is "
+                                     "unchanged"}));
   }
   fs::permissions(dir.path(), fs::perms::owner_all);
   if (::geteuid() != 0) BOOST_TEST(read_bytes(target) == original);

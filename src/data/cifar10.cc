@@ -224,7 +224,10 @@ TrainTest cifar10(const fs::path& dir) {
   std::error_code error;
   if (!fs::is_directory(dir, error)) {
     throw std::runtime_error("CIFAR-10 directory " + dir.string() +
-                             ": no such directory");
+                             (fs::exists(dir, error)
+                                  ? ": is a file, expected the directory of "
+                                    "data_batch_1.bin … test_batch.bin"
+                                  : ": no such directory"));
   }
   const fs::path directory = batches_directory(dir);
   std::vector<fs::path> train_files;

@@ -87,6 +87,10 @@ class ByteSource {
     if (std::filesystem::is_directory(status)) {
       fail(path, "is a directory, expected a file");
     }
+    // A FIFO or a device would block the read, or never end.
+    if (!std::filesystem::is_regular_file(status)) {
+      fail(path, "is not a regular file");
+    }
     file_.reset(std::fopen(path.c_str(), "rb"));
     if (!file_) fail(path, std::string("cannot open: ") + std::strerror(errno));
     file_size_ = std::filesystem::file_size(path, error);

@@ -203,7 +203,12 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& f) {
              std::to_string(counter++));
   const int fd =
       ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw ModelFileError(system_error("cannot create", tmp));
+  if (fd < 0) {
+    throw ModelFileError(
+        system_error("cannot save " + path.string() + ": cannot create", tmp) +
+        (std::filesystem::exists(path) ? " (the existing file is unchanged)"
+                                       : ""));
+  }
   const auto& bytes = file.data();
   // In parts of at most 1 MiB, so that a save can be interrupted halfway
   // (testing::SaveStage::kPartlyWritten) as a crash would interrupt it.
@@ -347,6 +352,16 @@ ModelFile parse_model_file(const std::uint8_t* data, std::size_t size,
 }
 
 ModelFile read_model_file(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (std::filesystem::is_directory(status)) {
+    throw ModelFileError(path.string() + ": is a directory, not a model file");
+  }
+  // A FIFO or a device would block the read, or never end.
+  if (std::filesystem::exists(status) &&
+      !std::filesystem::is_regular_file(status)) {
+    throw ModelFileError(path.string() + ": is not a regular file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelFileError(system_error("cannot open", path));
   in.seekg(0, std::ios::end);
