@@ -208,6 +208,10 @@ BOOST_AUTO_TEST_CASE(rejects_a_malformed_meta_file) {
       {"a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk", "found 11"},
       {"a\nb\nc\n\nd\ne\nf\ng\nh\ni\n", "line 4 is empty"},
       {"", "found 0"},
+      {"a\nb\nc\nd\ne\nf\ng\nh\ni\nc\n",
+       "lines 3 and 10 both name the class 'c'"},
+      {std::string("a\nb\0b\nc\nd\ne\nf\ng\nh\ni\nj\n", 22),
+       "line 2 holds a control character (byte 0)"},
   };
   for (const Case& test : cases) {
     BOOST_TEST_CONTEXT("meta file \"" << test.text << "\"") {

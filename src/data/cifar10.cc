@@ -180,6 +180,22 @@ std::vector<std::string> read_cifar10_class_names(const fs::path& path) {
                      " is empty, expected one class name on each of the "
                      "first 10 lines");
     }
+    // Names are printed in reports and pictures: a control byte (a NUL
+    // from a damaged file) would garble them, a repeat make two classes one.
+    for (const unsigned char c : names[i]) {
+      if (c < 0x20 || c == 0x7F) {
+        fail(path, "line " + std::to_string(i + 1) +
+                       " holds a control character (byte " + std::to_string(c) +
+                       "), not a class name");
+      }
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (names[j] == names[i]) {
+        fail(path, "lines " + std::to_string(j + 1) + " and " +
+                       std::to_string(i + 1) + " both name the class '" +
+                       names[i] + "'");
+      }
+    }
   }
   if (names.size() != kClassCount) {
     fail(path, "expected 10 class names, one per line, found " +
