@@ -523,6 +523,54 @@ BOOST_AUTO_TEST_CASE(bad_data_and_edge_counts_get_clear_answers) {
                         message_has("target value 0 of sample 0"));
 }
 
+// validation_split holds out the last samples as given, as Keras does: the
+// same run as fitting the first ones with the rest as .validation.
+BOOST_AUTO_TEST_CASE(validation_split_holds_out_the_last_samples) {
+  const auto data = quadrant_images(100, 9);
+  sq::Model<Mlp, Loss> split{sq::Seed{3}}, by_hand{sq::Seed{3}};
+  const auto a = split.fit(data, sq::Adam{},
+                           {.epochs = 2,
+                            .verbose = sq::Verbosity::kSilent,
+                            .validation_split = 0.25f});
+  const auto tail = data.slice(75, 25);
+  const auto b = by_hand.fit(
+      data.slice(0, 75), sq::Adam{},
+      {.epochs = 2, .validation = &tail, .verbose = sq::Verbosity::kSilent});
+  BOOST_REQUIRE_EQUAL(a.epochs.size(), 2u);
+  for (std::size_t e = 0; e < 2; ++e) {
+    BOOST_TEST(a.epochs[e].loss == b.epochs[e].loss);
+    BOOST_TEST(a.epochs[e].val_loss == b.epochs[e].val_loss);
+    BOOST_TEST(a.epochs[e].val_accuracy == b.epochs[e].val_accuracy);
+  }
+  BOOST_TEST(params_of(split) == params_of(by_hand));
+  for (const float bad : {1.0f, -0.1f, NAN}) {
+    BOOST_CHECK_EXCEPTION(
+        split.fit(data, sq::Adam{},
+                  {.verbose = sq::Verbosity::kSilent, .validation_split = bad}),
+        std::invalid_argument, message_has("validation_split"));
+  }
+  BOOST_CHECK_EXCEPTION(split.fit(data, sq::Adam{},
+                                  {.validation = &tail,
+                                   .verbose = sq::Verbosity::kSilent,
+                                   .validation_split = 0.5f}),
+                        std::invalid_argument,
+                        message_has("not given with .validation"));
+  BOOST_CHECK_EXCEPTION(
+      split.fit(
+          data, sq::Adam{},
+          {.verbose = sq::Verbosity::kSilent, .validation_split = 0.001f}),
+      std::invalid_argument, message_has("no validation samples"));
+  // Float datasets split the same way.
+  sq::Model<Line, sq::MeanSquaredError> line{sq::Seed{1}};
+  const sq::data::FloatDataset floats(random_vector(40, 1), 2,
+                                      random_vector(20, 2), 1);
+  const auto h =
+      line.fit(floats, sq::SGD{},
+               {.verbose = sq::Verbosity::kSilent, .validation_split = 0.5f});
+  BOOST_TEST(h.last().validated);
+  BOOST_TEST(floats.slice(10, 10).inputs()[0] == floats.inputs()[20]);
+}
+
 // A view whose pixels are not count × the input's size is refused before
 // anything reads past them; one decoded Image predicts directly.
 BOOST_AUTO_TEST_CASE(predict_checks_the_view_and_takes_one_image) {

@@ -290,6 +290,9 @@ class Model {
               const FitOptions& options = {}) {
     static_assert(Loss::classification,
                   "this loss is for regression: fit it on a FloatDataset");
+    if (options.validation_split != 0.0f) {
+      return fit_split(train, optimizer, options);
+    }
     check_dataset(train);
     if (options.validation) check_dataset(*options.validation);
     // What the outputs mean travels with the weights into model files; a
@@ -306,6 +309,9 @@ class Model {
   template <Optimizer Opt>
   History fit(const data::FloatDataset& train, const Opt& optimizer,
               const FloatFitOptions& options = {}) {
+    if (options.validation_split != 0.0f) {
+      return fit_split(train, optimizer, options);
+    }
     check_dataset(train);
     if (options.validation) check_dataset(*options.validation);
     return fit_loop(train, optimizer, options);
@@ -547,6 +553,34 @@ class Model {
       total.correct += results[t].correct;
     }
     return total;
+  }
+
+  // fit with .validation_split: the last samples held out, as Keras does.
+  template <class Data, class Opt>
+  History fit_split(const Data& train, const Opt& optimizer,
+                    const BasicFitOptions<Data>& options) {
+    const float split = options.validation_split;
+    if (!(split > 0.0f && split < 1.0f) || options.validation != nullptr) {
+      throw std::invalid_argument(
+          "fit: validation_split must be in [0, 1) and not given with "
+          ".validation, got " +
+          std::to_string(split) +
+          (options.validation != nullptr ? " and a validation set" : ""));
+    }
+    const std::size_t n = train.size();
+    const auto held = static_cast<std::size_t>(static_cast<double>(n) * split);
+    if (held == 0 || held == n) {
+      throw std::invalid_argument(
+          "fit: validation_split " + std::to_string(split) + " of " +
+          std::to_string(n) + " samples leaves " +
+          (held == 0 ? "no validation samples" : "no training samples"));
+    }
+    const Data head = train.slice(0, n - held);
+    const Data tail = train.slice(n - held, held);
+    BasicFitOptions<Data> rest = options;
+    rest.validation = &tail;
+    rest.validation_split = 0.0f;
+    return fit(head, optimizer, rest);
   }
 
   // The TrainingControl that fit hands its callbacks.

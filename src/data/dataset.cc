@@ -146,6 +146,19 @@ Dataset Dataset::slice(std::size_t begin, std::size_t count) const {
                  {first_label, first_label + count}, class_names_, source_);
 }
 
+FloatDataset FloatDataset::slice(std::size_t begin, std::size_t count) const {
+  if (begin > size() || count > size() - begin) {
+    throw std::out_of_range("FloatDataset: slice of " + std::to_string(count) +
+                            " samples from " + std::to_string(begin) +
+                            " requested, but there are " +
+                            std::to_string(size()));
+  }
+  const auto x = inputs_.begin() + begin * input_size_;
+  const auto y = targets_.begin() + begin * target_size_;
+  return FloatDataset({x, x + count * input_size_}, input_size_,
+                      {y, y + count * target_size_}, target_size_);
+}
+
 void Dataset::gather(std::span<const std::uint32_t> indices, float* inputs,
                      std::int32_t* labels) const {
   // inputs is indices.size() × sample_size, row-major. Each row is one

@@ -81,6 +81,8 @@ class FloatDataset {
 
   void gather(std::span<const std::uint32_t> indices, float* inputs,
               float* targets) const;
+  // Samples [begin, begin + count), copied; std::out_of_range beyond size().
+  FloatDataset slice(std::size_t begin, std::size_t count) const;
 
  private:
   std::vector<float> inputs_;

@@ -44,6 +44,10 @@ struct BasicFitOptions {
   // Per-epoch macro precision / recall / F1 of the training batches and of
   // the validation data, recorded in the History (classification only).
   std::vector<Metric> metrics;
+  // Keras' validation_split: this fraction of the samples, the last ones as
+  // given (before any shuffling), is held out as the validation data
+  // instead of .validation. In [0, 1); both at once is an error.
+  float validation_split = 0.0f;
 };
 
 // A batch handed to Model::train_step by people who write their own loop:
