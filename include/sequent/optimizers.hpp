@@ -42,6 +42,19 @@ inline void check_epsilon(const char* optimizer, float epsilon) {
   check_hyperparameter(optimizer, "epsilon", epsilon, 1e-30f, kUnbounded,
                        true);
 }
+inline void check_non_negative(const char* optimizer, const char* field,
+                               float value) {  // a momentum or a decay
+  check_hyperparameter(optimizer, field, value, 0.0f, kUnbounded, true);
+}
+// Adam's and AdamW's hyperparameters, which they share.
+inline void check_adam(const char* optimizer, float lr, float beta1,
+                       float beta2, float epsilon, float weight_decay) {
+  check_rate(optimizer, lr);
+  check_fraction(optimizer, "beta1", beta1);
+  check_fraction(optimizer, "beta2", beta2);
+  check_epsilon(optimizer, epsilon);
+  check_non_negative(optimizer, "weight_decay", weight_decay);
+}
 }  // namespace detail
 
 // Stochastic gradient descent with optional (Nesterov) momentum.
@@ -57,10 +70,8 @@ struct SGD {
   // fit and train_step call it: a NaN rate would turn every weight NaN.
   void check() const {
     detail::check_rate(name, lr);
-    detail::check_hyperparameter(name, "momentum", momentum, 0.0f,
-                                 detail::kUnbounded, true);
-    detail::check_hyperparameter(name, "weight_decay", weight_decay, 0.0f,
-                                 detail::kUnbounded, true);
+    detail::check_non_negative(name, "momentum", momentum);
+    detail::check_non_negative(name, "weight_decay", weight_decay);
   }
   void update(float* params, const float* grads, float* state, std::size_t n,
               std::int64_t /*step*/) const {
@@ -80,12 +91,7 @@ struct Adam {
   static constexpr const char* name = "Adam";
   static constexpr std::size_t state_slots = 2;  // first and second moments
   void check() const {
-    detail::check_rate(name, lr);
-    detail::check_fraction(name, "beta1", beta1);
-    detail::check_fraction(name, "beta2", beta2);
-    detail::check_epsilon(name, epsilon);
-    detail::check_hyperparameter(name, "weight_decay", weight_decay, 0.0f,
-                                 detail::kUnbounded, true);
+    detail::check_adam(name, lr, beta1, beta2, epsilon, weight_decay);
   }
   void update(float* params, const float* grads, float* state, std::size_t n,
               std::int64_t step) const {
@@ -111,12 +117,7 @@ struct AdamW {
   static constexpr const char* name = "AdamW";
   static constexpr std::size_t state_slots = 2;  // first and second moments
   void check() const {
-    detail::check_rate(name, lr);
-    detail::check_fraction(name, "beta1", beta1);
-    detail::check_fraction(name, "beta2", beta2);
-    detail::check_epsilon(name, epsilon);
-    detail::check_hyperparameter(name, "weight_decay", weight_decay, 0.0f,
-                                 detail::kUnbounded, true);
+    detail::check_adam(name, lr, beta1, beta2, epsilon, weight_decay);
   }
   void update(float* params, const float* grads, float* state, std::size_t n,
               std::int64_t step) const {
@@ -144,8 +145,7 @@ struct RMSprop {
   void check() const {
     detail::check_rate(name, lr);
     detail::check_fraction(name, "rho", rho);
-    detail::check_hyperparameter(name, "momentum", momentum, 0.0f,
-                                 detail::kUnbounded, true);
+    detail::check_non_negative(name, "momentum", momentum);
     detail::check_epsilon(name, epsilon);
   }
   void update(float* params, const float* grads, float* state, std::size_t n,
