@@ -414,12 +414,19 @@ BOOST_AUTO_TEST_CASE(model_checkpoint_makes_its_directories_and_pads_epochs) {
   Regressor m;
   sq::ModelCheckpoint every(
       {.path = dir.path() / "run" / "sub" / "e{epoch:03d}_{epoch}.sqm"});
+  m.fit(
+      line_data(64, 1), sq::SGD{.lr = 0.1f},
+      {.epochs = 2, .verbose = sq::Verbosity::kSilent, .callbacks = {&every}});
+  BOOST_TEST(fs::exists(dir.path() / "run" / "sub" / "e001_1.sqm"));
+  BOOST_TEST(fs::exists(dir.path() / "run" / "sub" / "e002_2.sqm"));
+  // A directory named by the epoch is made before each save.
+  sq::ModelCheckpoint per_epoch({.path = dir.path() / "e{epoch}" / "m.sqm"});
   m.fit(line_data(64, 1), sq::SGD{.lr = 0.1f},
         {.epochs = 2,
          .verbose = sq::Verbosity::kSilent,
-         .callbacks = {&every}});
-  BOOST_TEST(fs::exists(dir.path() / "run" / "sub" / "e001_1.sqm"));
-  BOOST_TEST(fs::exists(dir.path() / "run" / "sub" / "e002_2.sqm"));
+         .callbacks = {&per_epoch}});
+  BOOST_TEST(fs::exists(dir.path() / "e1" / "m.sqm"));
+  BOOST_TEST(fs::exists(dir.path() / "e2" / "m.sqm"));
   // Any other field in braces is refused when the callback is made.
   for (const char* path : {"e{epoch:2}.sqm", "e{val_loss:.2f}.sqm",
                            "e{epoch.sqm", "e{epoch:0d}.sqm"}) {
@@ -449,12 +456,11 @@ BOOST_AUTO_TEST_CASE(model_checkpoint_makes_its_directories_and_pads_epochs) {
   sq::ModelCheckpoint on_val({.path = dir.path() / "best.sqm",
                               .monitor = "val_loss",
                               .save_best_only = true});
-  BOOST_CHECK_THROW(
-      m.fit(line_data(64, 1), sq::SGD{.lr = 0.1f},
-            {.epochs = 1,
-             .verbose = sq::Verbosity::kSilent,
-             .callbacks = {&on_val}}),
-      std::invalid_argument);
+  BOOST_CHECK_THROW(m.fit(line_data(64, 1), sq::SGD{.lr = 0.1f},
+                          {.epochs = 1,
+                           .verbose = sq::Verbosity::kSilent,
+                           .callbacks = {&on_val}}),
+                    std::invalid_argument);
   BOOST_TEST(params_of(m) == before);
 }
 

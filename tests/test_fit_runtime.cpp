@@ -461,7 +461,9 @@ BOOST_AUTO_TEST_CASE(optimizers_that_cannot_train_are_refused) {
   const std::vector<float> x{1.0f, 2.0f}, y{3.0f};
   BOOST_CHECK_EXCEPTION(m.train_step({x, {}, y, 1}, sq::SGD{.momentum = NAN}),
                         std::invalid_argument, message_has("momentum"));
-  // A schedule that sets a NaN rate is named, with its epoch.
+  BOOST_TEST(params_of(m) == before);  // every refusal came before a step
+  // A schedule that sets a NaN rate is named, with its epoch (after
+  // training epoch 1).
   sq::LearningRateScheduler nan_at_2(
       [](int epoch, float lr) { return epoch == 2 ? NAN : lr; });
   auto scheduled = quiet;
@@ -470,8 +472,6 @@ BOOST_AUTO_TEST_CASE(optimizers_that_cannot_train_are_refused) {
   BOOST_CHECK_EXCEPTION(m.fit(data, sq::SGD{}, scheduled),
                         std::invalid_argument,
                         message_has("learning rate for epoch 2", "nan"));
-  sq::Model<Line, sq::MeanSquaredError> fresh{sq::Seed{1}};
-  BOOST_TEST(params_of(fresh) == before);
 }
 
 // The last step's loss is measured before its update: an update that makes
@@ -558,8 +558,26 @@ BOOST_AUTO_TEST_CASE(validation_split_holds_out_the_last_samples) {
   BOOST_CHECK_EXCEPTION(
       split.fit(
           data, sq::Adam{},
-          {.verbose = sq::Verbosity::kSilent, .validation_split = 0.001f}),
-      std::invalid_argument, message_has("no validation samples"));
+          {.verbose = sq::Verbosity::kSilent, .validation_split = 0.999f}),
+      std::invalid_argument, message_has("no training samples"));
+  // 0.7f is just under 0.7; Keras' split point still holds out 7 of 10.
+  sq::Model<Line, sq::MeanSquaredError> seven{sq::Seed{1}};
+  const sq::data::FloatDataset ten(random_vector(20, 3), 2,
+                                   random_vector(10, 4), 1);
+  std::ostringstream log;
+  const auto h7 = seven.fit(ten, sq::SGD{},
+                            {.batch_size = 1,
+                             .verbose = sq::Verbosity::kLines,
+                             .log = &log,
+                             .validation_split = 0.7f});
+  BOOST_TEST(h7.last().validated);
+  sq::Model<Line, sq::MeanSquaredError> three{sq::Seed{1}};
+  const auto first3 = ten.slice(0, 3), last7 = ten.slice(3, 7);
+  const auto h3 = three.fit(first3, sq::SGD{},
+                            {.batch_size = 1,
+                             .validation = &last7,
+                             .verbose = sq::Verbosity::kSilent});
+  BOOST_TEST(h7.last().val_loss == h3.last().val_loss);
   // Float datasets split the same way.
   sq::Model<Line, sq::MeanSquaredError> line{sq::Seed{1}};
   const sq::data::FloatDataset floats(random_vector(40, 1), 2,

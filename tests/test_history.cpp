@@ -264,4 +264,7 @@ BOOST_AUTO_TEST_CASE(regression_tables_show_what_was_measured) {
   BOOST_TEST(sq::format_metric(0.0) == "0.0000");
   BOOST_TEST(sq::format_metric(-2e-5) == "-2.000e-05");
   BOOST_TEST(sq::format_metric(NAN) == "-");
+  BOOST_TEST(sq::format_csv(2e-7) == "2.000000e-07");
+  BOOST_TEST(sq::format_csv(0.1) == "0.100000");
+  BOOST_TEST(h.to_csv().find(",8.123000e-14,") != std::string::npos);
 }

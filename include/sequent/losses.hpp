@@ -5,9 +5,10 @@
 // the model then outputs logits and the loss computes log-sum-exp, which is
 // stable for any logits, with the gradient p − y. Unfused (Fusion::kOff) the
 // Softmax runs on its own and the loss takes its probabilities, clipped to
-// [1e-7, 1] as Keras clips them. A model must end in Softmax (or Sigmoid)
-// for a cross-entropy: raw outputs read as probabilities would be clipped
-// too, and their loss fall to 0 while the classes stay wrong.
+// [1e-7, 1] as Keras clips them. A model must end in Softmax for a
+// cross-entropy: raw outputs read as probabilities would be clipped too,
+// and after a Sigmoid nothing pushes the wrong classes down; either way the
+// loss falls to 0 while the classes stay wrong.
 #pragma once
 
 #include <algorithm>
@@ -24,6 +25,17 @@ struct LossTargets {
   const std::int32_t* labels = nullptr;  // batch values, or null
   const float* targets = nullptr;        // batch × output size, or null
 };
+
+// Whether a loss reads the model's outputs as probabilities (a loss type
+// without the member does not).
+template <class Loss>
+inline constexpr bool takes_probabilities_v = [] {
+  if constexpr (requires { Loss::takes_probabilities; }) {
+    return static_cast<bool>(Loss::takes_probabilities);
+  } else {
+    return false;
+  }
+}();
 
 namespace detail {
 // −log(clip(p)) for probability outputs; gradient −1/p where not clipped.
@@ -117,9 +129,8 @@ struct MeanSquaredError {
   template <class Out>
   struct check_output {};
 
-  static double compute(bool, const float* out, LossTargets t,
-                        std::size_t rows, std::size_t cols, float grad_scale,
-                        float* dout) {
+  static double compute(bool, const float* out, LossTargets t, std::size_t rows,
+                        std::size_t cols, float grad_scale, float* dout) {
     const float per_value = 1.0f / static_cast<float>(cols);
     return kernels::SquaredError(out, t.targets, rows * cols,
                                  grad_scale * per_value, dout) *
@@ -136,9 +147,8 @@ struct MeanAbsoluteError {
   template <class Out>
   struct check_output {};
 
-  static double compute(bool, const float* out, LossTargets t,
-                        std::size_t rows, std::size_t cols, float grad_scale,
-                        float* dout) {
+  static double compute(bool, const float* out, LossTargets t, std::size_t rows,
+                        std::size_t cols, float grad_scale, float* dout) {
     const float per_value = 1.0f / static_cast<float>(cols);
     return kernels::AbsoluteError(out, t.targets, rows * cols,
                                   grad_scale * per_value, dout) *

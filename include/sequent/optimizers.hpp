@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -15,6 +16,14 @@
 namespace sequent {
 
 namespace detail {
+// A hyperparameter as a message shows it: %g, so that 1e-30 or -1e-9 is
+// not "0.000000".
+inline std::string format_number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", value);
+  return buffer;
+}
+
 // Throws std::invalid_argument naming the optimiser and the field unless
 // value is finite and lo <= value (value < hi when hi_open, else <= hi).
 inline void check_hyperparameter(const char* optimizer, const char* field,
@@ -25,9 +34,8 @@ inline void check_hyperparameter(const char* optimizer, const char* field,
   if (!ok) {
     throw std::invalid_argument(
         std::string(optimizer) + ": " + field + " must be finite and in [" +
-        std::to_string(lo) + ", " +
-        (std::isinf(hi) ? std::string("inf") : std::to_string(hi)) +
-        (hi_open ? ")" : "]") + ", got " + std::to_string(value));
+        format_number(lo) + ", " + format_number(hi) + (hi_open ? ")" : "]") +
+        ", got " + format_number(value));
   }
 }
 inline constexpr float kUnbounded = INFINITY;
@@ -39,8 +47,7 @@ inline void check_fraction(const char* optimizer, const char* field,
   check_hyperparameter(optimizer, field, value, 0.0f, 1.0f, true);
 }
 inline void check_epsilon(const char* optimizer, float epsilon) {
-  check_hyperparameter(optimizer, "epsilon", epsilon, 1e-30f, kUnbounded,
-                       true);
+  check_hyperparameter(optimizer, "epsilon", epsilon, 1e-30f, kUnbounded, true);
 }
 inline void check_non_negative(const char* optimizer, const char* field,
                                float value) {  // a momentum or a decay

@@ -204,10 +204,12 @@ void write_model_file(const std::filesystem::path& path, const ModelFile& f) {
   const int fd =
       ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
+    std::error_code exists_error;  // a path too long to stat is no reason
     throw ModelFileError(
         system_error("cannot save " + path.string() + ": cannot create", tmp) +
-        (std::filesystem::exists(path) ? " (the existing file is unchanged)"
-                                       : ""));
+        (std::filesystem::exists(path, exists_error)
+             ? " (the existing file is unchanged)"
+             : ""));
   }
   const auto& bytes = file.data();
   // In parts of at most 1 MiB, so that a save can be interrupted halfway

@@ -107,15 +107,12 @@ void CSVLogger::on_epoch_end(const EpochRecord& r, TrainingControl& control) {
   std::ofstream out(path_, std::ios::app);
   if (!out)
     throw std::runtime_error("CSVLogger: cannot write " + path_.string());
-  auto cell = [](double v) {
-    if (std::isnan(v)) return std::string();
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6f", v);
-    return std::string(buf);
-  };
   out << r.epoch;
-  for (const std::string& c : columns_) out << ',' << cell(r.value(c));
-  out << ',' << cell(r.seconds) << ',' << cell(control.learning_rate) << '\n';
+  for (const std::string& c : columns_) out << ',' << format_csv(r.value(c));
+  // The rate the epoch ran with, as History has it (a callback after this
+  // one may already have set the next epoch's).
+  out << ',' << format_csv(r.seconds) << ',' << format_csv(r.learning_rate)
+      << '\n';
   out.flush();
 }
 
@@ -225,6 +222,17 @@ std::string expand_epoch(const std::string& pattern, int epoch) {
   return out;
 }
 
+// Makes `dir` and its parents, as Keras does for a checkpoint's path.
+void make_directories(const std::filesystem::path& dir) {
+  if (dir.empty()) return;
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    throw std::runtime_error("ModelCheckpoint: cannot create directory " +
+                             dir.string() + ": " + error.message());
+  }
+}
+
 }  // namespace
 
 ModelCheckpoint::ModelCheckpoint(ModelCheckpointOptions options)
@@ -237,19 +245,15 @@ void ModelCheckpoint::on_train_begin(TrainingControl& control) {
   if (options_.save_best_only && !will_measure(control, options_.monitor)) {
     throw not_measured("ModelCheckpoint", options_.monitor);
   }
-  // The directories now, as Keras makes them, so that a path that cannot
-  // be written fails before the first epoch trains rather than after it.
-  const std::filesystem::path dir =
-      std::filesystem::path(expand_epoch(options_.path.string(), 1))
-          .parent_path();
-  if (!dir.empty()) {
-    std::error_code error;
-    std::filesystem::create_directories(dir, error);
-    if (error) {
-      throw std::runtime_error("ModelCheckpoint: cannot create directory " +
-                               dir.string() + ": " + error.message());
-    }
-  }
+  // The directories that hold no "{epoch}" now, so that a path that cannot
+  // be written fails before the first epoch trains rather than after it;
+  // those that do, before each save.
+  const std::string path = options_.path.string();
+  const std::size_t field = path.find('{');
+  make_directories(std::filesystem::path(field == std::string::npos
+                                             ? path
+                                             : path.substr(0, field))
+                       .parent_path());
   have_best_ = false;
   written_.clear();
 }
@@ -271,6 +275,7 @@ void ModelCheckpoint::on_epoch_end(const EpochRecord& r,
     have_best_ = true;
   }
   const std::string path = expand_epoch(options_.path.string(), r.epoch);
+  make_directories(std::filesystem::path(path).parent_path());
   if (options_.training_checkpoint) {
     control.save_checkpoint(path);
   } else {

@@ -131,10 +131,19 @@ std::string History::to_string() const {
   return out;
 }
 
+std::string format_csv(double value) {
+  if (std::isnan(value)) return "";
+  char buf[32];
+  if (value != 0 && std::fabs(value) < 1e-3) {
+    std::snprintf(buf, sizeof buf, "%.6e", value);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.6f", value);
+  }
+  return buf;
+}
+
 std::string History::to_csv() const {
-  auto cell = [](double v) {
-    return std::isnan(v) ? std::string() : fixed(v, 6);
-  };
+  const auto cell = format_csv;
   const std::vector<std::string> cols = columns();
   std::string out = "epoch";
   for (const std::string& c : cols) out += "," + c;

@@ -78,5 +78,8 @@ std::vector<std::string> metric_columns(const std::vector<Metric>& metrics);
 // significant digits in scientific notation below 0.001 (a regression's
 // loss of 8e-14 is not 0.0000); "-" for NaN.
 std::string format_metric(double value);
+// The same for CSV files: 6 decimals, or 7 significant digits in
+// scientific notation below 0.001; empty for NaN.
+std::string format_csv(double value);
 
 }  // namespace sequent
