@@ -655,6 +655,12 @@ BOOST_AUTO_TEST_CASE(terminate_on_nan_at_epoch_3_restores_epoch_2) {
   BOOST_TEST(params_of(m) == snap.weights[1]);
   BOOST_TEST(m.epochs_done() == 2);
   for (float v : params_of(m)) BOOST_TEST(std::isfinite(v));
+  // The step count is that of epoch 2's end too (one step an epoch): it
+  // seeds train_step and goes into checkpoints.
+  TempDir dir;
+  m.save_checkpoint(dir.path() / "after.sqm");
+  BOOST_TEST(sq::io::read_model_file(dir.path() / "after.sqm")
+                 .training.train_steps == 2u);
 }
 
 // The same when the training loss itself overflows in a later epoch: fit
