@@ -13,7 +13,7 @@
 // JPEG, BMP, GIF, PGM/PPM) is converted to the model's Input. Fashion-MNIST
 // shows light clothes on black; a photo of dark clothes on a light
 // background must be inverted, which "auto" (the default) does when the
-// image's border is mostly light.
+// image's border is mostly light (ImageOptions::invert_light_background).
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
@@ -25,26 +25,6 @@
 #include "fashion_cnn.hpp"
 
 namespace sq = sequent;
-
-namespace {
-
-// Mean of the outermost ring of pixels: the background, usually.
-double border_mean(const sq::data::Image& im) {
-  const int h = im.shape.height, w = im.shape.width;
-  double sum = 0;
-  int n = 0;
-  for (int y = 0; y < h; ++y) {
-    for (int x = 0; x < w; ++x) {
-      if (y == 0 || x == 0 || y == h - 1 || x == w - 1) {
-        sum += im.pixels[static_cast<std::size_t>(y) * w + x];
-        ++n;
-      }
-    }
-  }
-  return n ? sum / n : 0;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::string model_path, invert = "auto";
@@ -76,18 +56,15 @@ int main(int argc, char** argv) {
         names.push_back(std::to_string(c));
       }
     }
-    const sq::data::ImageOptions options =
-        sq::data::input_image_options<Model>();
+    sq::data::ImageOptions options = sq::data::input_image_options<Model>();
+    options.invert = invert == "yes";
+    options.invert_light_background = invert == "auto";
     const int top = static_cast<int>(std::min<std::size_t>(3, names.size()));
     int failures = 0;
     for (const std::string& path : images) {
       try {
-        auto image = sq::data::load_image(path, options);
-        if (invert == "yes" || (invert == "auto" && border_mean(image) > 127)) {
-          for (auto& v : image.pixels) v = 255 - v;
-        }
-        const auto p =
-            model.predict(sq::data::ImageView{image.pixels, 1, image.shape});
+        const auto image = sq::data::load_image(path, options);
+        const auto p = model.predict(image);
         const auto row = p.row(0);
         std::vector<int> order(row.size());
         std::iota(order.begin(), order.end(), 0);

@@ -272,6 +272,25 @@ BOOST_AUTO_TEST_CASE(inversion_is_applied_last) {
                  .pixels == Bytes{0});
 }
 
+// invert_light_background inverts a photo of a dark object on white (its
+// border is light) and leaves a dataset-like light-on-black image alone.
+BOOST_AUTO_TEST_CASE(light_backgrounds_are_inverted_on_request) {
+  TempDir dir;
+  Picture photo = {4, 4, 1, Bytes(16, 230)};  // white, a dark middle
+  photo.pixels[5] = photo.pixels[6] = photo.pixels[9] = photo.pixels[10] = 20;
+  Picture dataset_like = photo;
+  for (auto& v : dataset_like.pixels) v = 255 - v;
+  auto o = options(4, 4, 1);
+  o.invert_light_background = true;
+  const Image a = load_image(save_png(dir / "photo.png", photo), o);
+  const Image b = load_image(save_png(dir / "dataset.png", dataset_like), o);
+  BOOST_TEST(a.pixels == dataset_like.pixels);
+  BOOST_TEST(b.pixels == dataset_like.pixels);
+  // invert wins: both inverted.
+  o.invert = true;
+  BOOST_TEST(load_image(dir / "dataset.png", o).pixels == photo.pixels);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(folders)

@@ -219,6 +219,24 @@ Opaque remove_alpha(const Decoded& decoded, int target_channels) {
   return out;
 }
 
+// Mean of the outermost ring of pixels, every channel: the background,
+// usually.
+double border_mean(const Image& image) {
+  const std::size_t h = image.shape.height, w = image.shape.width,
+                    c = image.shape.channels;
+  double sum = 0;
+  std::size_t count = 0;
+  for (std::size_t y = 0; y < h; ++y) {
+    for (std::size_t x = 0; x < w; ++x) {
+      if (y != 0 && x != 0 && y != h - 1 && x != w - 1) continue;
+      for (std::size_t k = 0; k < c; ++k)
+        sum += image.pixels[(y * w + x) * c + k];
+      count += c;
+    }
+  }
+  return count != 0 ? sum / static_cast<double>(count) : 0.0;
+}
+
 // Resizes (when needed), replicates grey to RGB (when needed) and inverts
 // (when asked), producing exactly options.shape.
 Image to_target_shape(Opaque opaque, const ImageOptions& options,
@@ -246,7 +264,8 @@ Image to_target_shape(Opaque opaque, const ImageOptions& options,
           opaque.values[i];
     }
   }
-  if (options.invert) {
+  if (options.invert ||
+      (options.invert_light_background && border_mean(image) > 127.0)) {
     for (std::uint8_t& value : image.pixels) value = 255 - value;
   }
   return image;

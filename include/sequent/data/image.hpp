@@ -25,6 +25,10 @@ struct ImageOptions {
   // 255 − v after conversion: photos are dark-on-light, while MNIST and
   // Fashion-MNIST are light-on-dark.
   bool invert = false;
+  // Invert only images whose border (the outermost ring of pixels after
+  // conversion, usually the background) is mostly light: mean above 127.
+  // For a mix of photos and dataset-like images; ignored when invert is set.
+  bool invert_light_background = false;
   // Images with more pixels than this (width × height of the file, read
   // from its header) are refused before decoding; so are target shapes
   // larger than this. The default allows 8192 × 8192.
