@@ -17,6 +17,8 @@
 #include <system_error>
 #include <utility>
 
+#include "../io/regular_file.h"
+
 namespace sequent::data {
 namespace {
 
@@ -51,10 +53,10 @@ bool is_present(const fs::path& path) {
 
 // The size of the regular file at `path`, after checking it is one.
 std::uintmax_t checked_file_size(const fs::path& path) {
+  if (const auto problem = detail::not_a_regular_file(path)) {
+    fail(path, *problem);
+  }
   std::error_code error;
-  const fs::file_status status = fs::status(path, error);
-  if (!fs::exists(status)) fail(path, "file not found");
-  if (fs::is_directory(status)) fail(path, "is a directory, expected a file");
   const std::uintmax_t size = fs::file_size(path, error);
   if (error) fail(path, "cannot read its size: " + error.message());
   return size;

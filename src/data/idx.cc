@@ -16,6 +16,8 @@
 #include <system_error>
 #include <utility>
 
+#include "../io/regular_file.h"
+
 namespace sequent::data {
 namespace {
 
@@ -81,18 +83,12 @@ std::string idx_type_name(std::uint8_t type) {
 class ByteSource {
  public:
   explicit ByteSource(const std::filesystem::path& path) : path_(path) {
-    std::error_code error;
-    const auto status = std::filesystem::status(path, error);
-    if (!std::filesystem::exists(status)) fail(path, "file not found");
-    if (std::filesystem::is_directory(status)) {
-      fail(path, "is a directory, expected a file");
-    }
-    // A FIFO or a device would block the read, or never end.
-    if (!std::filesystem::is_regular_file(status)) {
-      fail(path, "is not a regular file");
+    if (const auto problem = detail::not_a_regular_file(path)) {
+      fail(path, *problem);
     }
     file_.reset(std::fopen(path.c_str(), "rb"));
     if (!file_) fail(path, std::string("cannot open: ") + std::strerror(errno));
+    std::error_code error;
     file_size_ = std::filesystem::file_size(path, error);
     if (error) file_size_ = 0;
 

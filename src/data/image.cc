@@ -25,6 +25,7 @@
 #include <system_error>
 #include <utility>
 
+#include "../io/regular_file.h"
 #include "image_checks.h"
 #include "image_containers.h"
 #include "pnm.h"
@@ -275,11 +276,10 @@ Image to_target_shape(Opaque opaque, const ImageOptions& options,
 std::vector<std::uint8_t> read_file(const fs::path& path,
                                     std::uint64_t max_bytes) {
   const std::string name = path.string();
+  if (const auto problem = detail::not_a_regular_file(path)) {
+    fail(name, *problem);
+  }
   std::error_code error;
-  const fs::file_status status = fs::status(path, error);
-  if (!fs::exists(status)) fail(name, "file not found");
-  if (fs::is_directory(status)) fail(name, "is a directory, expected a file");
-  if (!fs::is_regular_file(status)) fail(name, "is not a regular file");
   const std::uint64_t size = fs::file_size(path, error);
   if (error) fail(name, "cannot read its size: " + error.message());
   if (size == 0) {

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "regular_file.h"
+
 namespace sequent::io {
 namespace {
 
@@ -354,15 +356,11 @@ ModelFile parse_model_file(const std::uint8_t* data, std::size_t size,
 }
 
 ModelFile read_model_file(const std::filesystem::path& path) {
+  // A missing file is left to the open below, whose error says why.
   std::error_code error;
-  const auto status = std::filesystem::status(path, error);
-  if (std::filesystem::is_directory(status)) {
-    throw ModelFileError(path.string() + ": is a directory, not a model file");
-  }
-  // A FIFO or a device would block the read, or never end.
-  if (std::filesystem::exists(status) &&
-      !std::filesystem::is_regular_file(status)) {
-    throw ModelFileError(path.string() + ": is not a regular file");
+  if (const auto problem = detail::not_a_regular_file(path);
+      problem && std::filesystem::exists(path, error)) {
+    throw ModelFileError(path.string() + ": " + *problem);
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelFileError(system_error("cannot open", path));
