@@ -664,6 +664,7 @@ class Model {
     std::int64_t good_opt_step = opt_step_;
     std::uint64_t good_train_steps = train_steps_;
     int good_epoch = initial_epoch;
+    // Puts them back; returns where to, for the error message.
     auto restore_good = [&] {
       params_ = good_params;
       opt_state_ = good_state;
@@ -672,6 +673,10 @@ class Model {
       train_steps_ = good_train_steps;
       epochs_done_ = good_epoch;
       derived_stale_ = true;
+      return "; training stopped and the weights were restored to " +
+             (good_epoch == initial_epoch
+                  ? std::string("those before fit")
+                  : "the end of epoch " + std::to_string(good_epoch));
     };
     // Predicted against true classes of the epoch's batches, for .metrics.
     metrics::ConfusionMatrix train_counts;
@@ -717,7 +722,7 @@ class Model {
             step(staging_.data(), targets, b, opt,
                  mix_seed(seed, (static_cast<std::uint64_t>(epoch) << 32) + s));
         if (!std::isfinite(r.loss_sum)) {
-          restore_good();
+          const std::string restored = restore_good();
           // Before any update of this fit the weights are the ones it was
           // given, so the rate cannot be the cause; the data can.
           const bool first_step = epoch == initial_epoch + 1 && s == 0;
@@ -725,10 +730,7 @@ class Model {
               "fit: the loss became " + std::to_string(r.loss_sum) +
               " at epoch " + std::to_string(epoch) + ", step " +
               std::to_string(s + 1) + " of " + std::to_string(steps) +
-              "; training stopped and the weights were restored to " +
-              (epoch == initial_epoch + 1
-                   ? std::string("those before fit")
-                   : "the end of epoch " + std::to_string(epoch - 1)) +
+              restored +
               (first_step
                    ? ". It was so before any update: check the data for "
                      "huge or non-finite inputs or targets (or the weights "
@@ -750,14 +752,10 @@ class Model {
       // still have made a weight NaN or infinite: such an epoch is no
       // "good" one to restore, save or validate.
       if (!all_finite(params_)) {
-        restore_good();
+        const std::string restored = restore_good();
         throw NonFiniteLoss(
             "fit: the weights became non-finite in the last step of epoch " +
-            std::to_string(epoch) + "; training stopped and the weights " +
-            "were restored to " +
-            (epoch == initial_epoch + 1
-                 ? std::string("those before fit")
-                 : "the end of epoch " + std::to_string(epoch - 1)) +
+            std::to_string(epoch) + restored +
             ". A lower learning rate usually helps.");
       }
       EpochRecord record;

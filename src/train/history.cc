@@ -21,6 +21,19 @@ std::string fixed(double value, int decimals) {
   return buf;
 }
 
+// `decimals` places, or below 0.001 (where they would show a loss of 8e-14
+// as 0) scientific notation with `mantissa_decimals`: format_metric and
+// format_csv.
+std::string with_decimals(double value, int decimals, int mantissa_decimals) {
+  char buf[32];
+  if (value != 0 && std::fabs(value) < 1e-3) {
+    std::snprintf(buf, sizeof buf, "%.*e", mantissa_decimals, value);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+  }
+  return buf;
+}
+
 // Display width of UTF-8 text: count the bytes that start a code point.
 std::size_t width(const std::string& s) {
   std::size_t n = 0;
@@ -97,14 +110,7 @@ std::vector<std::string> History::columns() const {
 }
 
 std::string format_metric(double value) {
-  if (std::isnan(value)) return "-";
-  char buf[32];
-  if (value != 0 && std::fabs(value) < 1e-3) {
-    std::snprintf(buf, sizeof buf, "%.3e", value);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.4f", value);
-  }
-  return buf;
+  return std::isnan(value) ? "-" : with_decimals(value, 4, 3);
 }
 
 std::string History::to_string() const {
@@ -132,14 +138,7 @@ std::string History::to_string() const {
 }
 
 std::string format_csv(double value) {
-  if (std::isnan(value)) return "";
-  char buf[32];
-  if (value != 0 && std::fabs(value) < 1e-3) {
-    std::snprintf(buf, sizeof buf, "%.6e", value);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.6f", value);
-  }
-  return buf;
+  return std::isnan(value) ? "" : with_decimals(value, 6, 6);
 }
 
 std::string History::to_csv() const {
