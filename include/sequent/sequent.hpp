@@ -10,6 +10,7 @@
 #include "sequent/data/fashion_mnist.hpp"
 #include "sequent/data/idx.hpp"
 #include "sequent/data/image.hpp"
+#include "sequent/data/split.hpp"
 #include "sequent/fuse.hpp"
 #include "sequent/layers/activation.hpp"
 #include "sequent/layers/batchnorm.hpp"
