@@ -59,6 +59,36 @@ BOOST_AUTO_TEST_CASE(set_weights_round_trips_and_checks_sizes) {
                         message_has("layer 9"));
 }
 
+BOOST_AUTO_TEST_CASE(model_wide_weights_copy_one_model_into_another) {
+  sq::Model<Mlp, Loss> a{sq::Seed{1}}, b{sq::Seed{2}};
+  const auto all = a.get_weights();
+  BOOST_REQUIRE_EQUAL(all.size(), 6u);  // three Dense: kernel, bias each
+  BOOST_TEST(all[2] == a.get_weights(3)[0]);
+  BOOST_TEST(all[5] == a.get_weights(5)[1]);
+
+  const auto data = quadrant_images(8, 4);
+  BOOST_TEST(b.predict(data.images()).probabilities !=
+             a.predict(data.images()).probabilities);
+  b.set_weights(all);
+  BOOST_TEST(params_of(b) == params_of(a));
+  BOOST_TEST(b.predict(data.images()).probabilities ==
+             a.predict(data.images()).probabilities);
+
+  // A wrong count or size changes nothing, even in the tensors before it.
+  sq::Model<Mlp, Loss> c{sq::Seed{3}};
+  const auto before = params_of(c);
+  auto short_list = all;
+  short_list.pop_back();
+  BOOST_CHECK_EXCEPTION(c.set_weights(short_list), std::invalid_argument,
+                        message_has("6 weight tensors", "got 5"));
+  auto bad_size = all;
+  bad_size[4].push_back(0.0f);
+  BOOST_CHECK_EXCEPTION(
+      c.set_weights(bad_size), std::invalid_argument,
+      message_has("tensor 4", "layer 5 kernel", "needs 32", "got 33"));
+  BOOST_TEST(params_of(c) == before);
+}
+
 // The gradient of the whole model (plan routing, fused loss, every layer's
 // backward) against finite differences of evaluate()'s mean loss. One SGD
 // step with lr = 1 and no momentum moves the parameters by exactly −grad.

@@ -174,6 +174,49 @@ class Model {
       derived_stale_ = true;
     });
   }
+  // Every layer's tensors, first layer first, as Keras' model.get_weights():
+  // what set_weights(values) takes back, e.g. to copy one model into another
+  // of the same type or to keep the best weights of a run in memory.
+  std::vector<std::vector<float>> get_weights() const {
+    std::vector<std::vector<float>> out;
+    for (std::size_t layer = 0; layer < Net::layer_count; ++layer) {
+      for (auto& tensor : get_weights(layer)) out.push_back(std::move(tensor));
+    }
+    return out;
+  }
+  // Replaces every layer's tensors from values in get_weights() order. All
+  // counts and sizes are checked before anything changes
+  // (std::invalid_argument naming the tensor and its layer).
+  void set_weights(const std::vector<std::vector<float>>& values) {
+    std::size_t expected = 0;
+    for (std::size_t layer = 0; layer < Net::layer_count; ++layer) {
+      expected += weight_info(layer).size();
+    }
+    if (values.size() != expected) {
+      throw std::invalid_argument(
+          "set_weights: the model has " + std::to_string(expected) +
+          " weight tensors, got " + std::to_string(values.size()));
+    }
+    std::size_t next = 0;
+    for (std::size_t layer = 0; layer < Net::layer_count; ++layer) {
+      for (const WeightInfo& w : weight_info(layer)) {
+        if (values[next].size() != w.size()) {
+          throw std::invalid_argument(
+              "set_weights: tensor " + std::to_string(next) + " (layer " +
+              std::to_string(layer) + " " + w.name + ") needs " +
+              std::to_string(w.size()) + " values, got " +
+              std::to_string(values[next].size()));
+        }
+        ++next;
+      }
+    }
+    next = 0;
+    for (std::size_t layer = 0; layer < Net::layer_count; ++layer) {
+      const std::size_t count = weight_info(layer).size();
+      set_weights(layer, {values.begin() + next, values.begin() + next + count});
+      next += count;
+    }
+  }
   // Names and shapes of layer `layer`'s tensors.
   std::vector<WeightInfo> weight_info(std::size_t layer) const {
     std::vector<WeightInfo> out;
