@@ -434,6 +434,48 @@ BOOST_AUTO_TEST_CASE(bmp_headers_stb_would_misread) {
       {"2bit.bmp", "2 bits per pixel"});
 }
 
+BOOST_AUTO_TEST_CASE(bmp_colours_past_the_palette_are_refused) {
+  // stb_image would read such a colour from an uninitialised stack array:
+  // a different picture on every decode.
+  Bytes eight = bmp_test_image(8, /*top_down=*/false);  // 4 colours, 5×3
+  BOOST_CHECK_NO_THROW(decode_image(eight, options(3, 5, 3), "ok.bmp"));
+  eight[54 + 16 + 8 + 2] = 200;  // stored row 1 (rows of 8 bytes), pixel 2
+  check_throws<std::runtime_error>(
+      [&] { decode_image(eight, options(3, 5, 3), "index.bmp"); },
+      {"index.bmp", "corrupt BMP", "pixel 2 of stored row 1", "colour 200",
+       "8-bit BMP palette has 4 colours"});
+
+  Bytes four = bmp_test_image(4, /*top_down=*/true);
+  four[54 + 16 + 4 * 2 + 1] = 0x09;  // stored row 2, pixels 2 and 3
+  check_throws<std::runtime_error>(
+      [&] { decode_image(four, options(3, 5, 3), "nibble.bmp"); },
+      {"nibble.bmp", "pixel 3 of stored row 2", "colour 9",
+       "4-bit BMP palette has 4 colours"});
+
+  // A one-colour palette for a 1-bit image: only index 0 exists.
+  const Bytes white = {255, 255, 255, 0};
+  const Bytes ones = sequent::test::bmp_row({0, 0, 0, 0, 0, 0, 0, 0, 0}, 1);
+  BOOST_CHECK_NO_THROW(
+      decode_image(sequent::test::bmp_file(9, 1, 1, white, {ones}),
+                   options(1, 9, 1), "one.bmp"));
+  const Bytes set = sequent::test::bmp_row({0, 0, 0, 0, 0, 0, 0, 0, 1}, 1);
+  check_throws<std::runtime_error>(
+      [&] {
+        decode_image(sequent::test::bmp_file(9, 1, 1, white, {set}),
+                     options(1, 9, 1), "bit.bmp");
+      },
+      {"bit.bmp", "pixel 8 of stored row 0", "colour 1",
+       "1-bit BMP palette has 1 colour"});
+
+  // No palette at all: the pixels start right after the headers.
+  check_throws<std::runtime_error>(
+      [&] {
+        decode_image(sequent::test::bmp_file(9, 1, 8, {}, {Bytes(9, 0)}),
+                     options(1, 9, 1), "bare.bmp");
+      },
+      {"bare.bmp", "8-bit BMP needs a colour palette", "starts at byte 54"});
+}
+
 BOOST_AUTO_TEST_CASE(truncated_gif_is_refused_at_every_length) {
   // stb_image reads past the end of a GIF as zeros and reports success.
   const Bytes palette = {0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 255};

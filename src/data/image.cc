@@ -61,6 +61,7 @@ constexpr std::uint64_t kFileMetadataAllowance = std::uint64_t{64} << 20;
 
 using image_detail::BmpLayout;
 using image_detail::check_bmp_data_size;
+using image_detail::check_bmp_palette;
 using image_detail::check_gif_canvas;
 using image_detail::check_gif_complete;
 using image_detail::fail;
@@ -380,7 +381,10 @@ Image decode_image(std::span<const std::uint8_t> bytes,
                    "; the header is corrupt");
   }
   check_pixel_count(header.width, header.height, options, name);
-  if (bmp_layout) check_bmp_data_size(*bmp_layout, bytes.size(), name);
+  if (bmp_layout) {
+    check_bmp_data_size(*bmp_layout, bytes.size(), name);
+    check_bmp_palette(*bmp_layout, bytes, name);
+  }
   if (format == stb::Format::kGif) {
     check_gif_canvas(header.width, header.height, bytes.size(), name);
   }

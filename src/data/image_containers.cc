@@ -73,6 +73,7 @@ std::optional<BmpLayout> read_bmp_layout(std::span<const std::uint8_t> bytes,
   if (bytes.size() < headers_end) truncated_header(headers_end);
   BmpLayout layout;
   layout.pixel_offset = little_endian_u32(bytes, 10);
+  layout.info_size = info_size;
   if (os2) {
     layout.width = little_endian_u16(bytes, 18);
     layout.height = little_endian_u16(bytes, 20);
@@ -148,6 +149,54 @@ void check_bmp_data_size(const BmpLayout& layout, std::size_t file_bytes,
                    std::to_string(layout.pixel_offset) + ", need a file of " +
                    std::to_string(needed) + " bytes, but the file has " +
                    std::to_string(file_bytes));
+  }
+}
+
+// stb_image 2.27 takes a paletted BMP's colour count from the gap between
+// its headers and its pixel data, not from biClrUsed: (bfOffBits − 14 −
+// info size) / 4 entries, or (bfOffBits − 38) / 3 for OS/2 headers, in C's
+// int arithmetic. It keeps the palette in an uninitialised 256-entry stack
+// array and reads an index past the count from there, so a 4-colour file
+// with a pixel of index 200 would decode to whatever the stack held, a
+// different picture on every call; a negative count (an OS/2 file whose
+// pixels start under 12 bytes after its headers) reads only such entries.
+void check_bmp_palette(const BmpLayout& layout,
+                       std::span<const std::uint8_t> bytes,
+                       const std::string& name) {
+  const std::uint32_t bits = layout.bits_per_pixel;
+  if (bits > 8 || layout.width == 0 || layout.height == 0) return;
+  const auto offset = static_cast<std::int64_t>(layout.pixel_offset);
+  const std::int64_t colours =
+      layout.info_size == 12
+          ? (offset - 38) / 3
+          : (offset - kBmpFileHeaderBytes - layout.info_size) / 4;
+  const std::string depth = std::to_string(bits) + "-bit BMP";
+  if (colours <= 0) {
+    fail(name, "corrupt BMP: a " + depth +
+                   " needs a colour palette, but its pixel data starts at "
+                   "byte " +
+                   std::to_string(layout.pixel_offset) +
+                   ", leaving no room for one after its headers");
+  }
+  if (colours > 256) return;  // stb_image refuses it ("Corrupt BMP")
+  if (colours >= (std::int64_t{1} << bits)) return;  // every index is valid
+  const std::uint64_t row_bytes = (layout.width * bits + 31) / 32 * 4;
+  const std::uint32_t mask = (1u << bits) - 1;
+  for (std::uint64_t row = 0; row < layout.height; ++row) {
+    const std::uint8_t* stored =
+        bytes.data() + layout.pixel_offset + row * row_bytes;
+    for (std::uint64_t x = 0; x < layout.width; ++x) {
+      const std::uint64_t bit = x * bits;
+      const std::uint32_t index =
+          (stored[bit / 8] >> (8 - bits - bit % 8)) & mask;
+      if (index >= static_cast<std::uint64_t>(colours)) {
+        fail(name, "corrupt BMP: pixel " + std::to_string(x) +
+                       " of stored row " + std::to_string(row) +
+                       " uses colour " + std::to_string(index) + ", but its " +
+                       depth + " palette has " + std::to_string(colours) +
+                       (colours == 1 ? " colour" : " colours"));
+      }
+    }
   }
 }
 

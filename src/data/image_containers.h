@@ -22,6 +22,7 @@ struct BmpLayout {
   std::uint32_t bits_per_pixel = 0;
   std::uint32_t compression = 0;
   std::uint64_t pixel_offset = 0;  // bfOffBits
+  std::uint32_t info_size = 0;     // 12 (OS/2), 40, 56, 108 or 124
 };
 
 // The layout of a BMP, for bytes starting with "BM". Refuses (throwing
@@ -35,6 +36,13 @@ std::optional<BmpLayout> read_bmp_layout(std::span<const std::uint8_t> bytes,
 // Refuses a BMP shorter than the pixels its header declares.
 void check_bmp_data_size(const BmpLayout& layout, std::size_t file_bytes,
                          const std::string& name);
+
+// Refuses a paletted BMP (1, 4 or 8 bits per pixel) without a palette or
+// with a pixel whose colour index is past the palette's end. Call after
+// check_bmp_data_size: it reads the pixel data.
+void check_bmp_palette(const BmpLayout& layout,
+                       std::span<const std::uint8_t> bytes,
+                       const std::string& name);
 
 // Refuses a GIF that ends before its trailer byte, or holds a byte that
 // starts no block where a block must start.
