@@ -55,8 +55,8 @@ class Model {
                 "layers...>");
   static constexpr typename Loss::template check_output<typename Net::output>
       loss_fits_output{};
-  using last_layer = typename at_t<Net::layer_count - 1,
-                                   typename Net::layers>::layer;
+  using last_layer =
+      typename at_t<Net::layer_count - 1, typename Net::layers>::layer;
   // Softmax only: after a Sigmoid nothing pushes the other classes down,
   // every output rises to 1 and the loss to 0 with the classes still wrong
   // (measured: loss 3e-5 at 33% accuracy, against 0.14 at 95%).
@@ -128,6 +128,23 @@ class Model {
   // includes the penalty: evaluate(data).loss + regularization_loss().
   double regularization_loss() const {
     return apply_l2<Net>(params_.data(), nullptr);
+  }
+
+  // Sets the statistics of a Normalization layer placed first (Keras'
+  // layer.adapt(data)): the mean and the population variance of each
+  // channel over every sample and position of `data`, as batches deliver
+  // it (images scaled to [0, 1]). Two passes in double precision, so that a
+  // large mean does not swamp a small variance. std::invalid_argument for
+  // an empty dataset or one whose shape is not the model's Input.
+  template <class Data>
+  void adapt(const Data& data) {
+    using First = at_t<0, typename Net::layers>;
+    static_assert(adapts_to_data_v<typename First::layer>,
+                  "adapt() sets the statistics of a Normalization layer: "
+                  "put sq::Normalization<> first, right after Input");
+    if constexpr (adapts_to_data_v<typename First::layer>) {
+      adapt_first<First>(data);
+    }
   }
 
   // Layer `layer`'s tensors (0 = first layer after Input), as Keras'
@@ -213,7 +230,8 @@ class Model {
     next = 0;
     for (std::size_t layer = 0; layer < Net::layer_count; ++layer) {
       const std::size_t count = weight_info(layer).size();
-      set_weights(layer, {values.begin() + next, values.begin() + next + count});
+      set_weights(layer,
+                  {values.begin() + next, values.begin() + next + count});
       next += count;
     }
   }
@@ -1084,8 +1102,8 @@ class Model {
   static float checked_rate(float lr, int epoch) {
     if (!std::isfinite(lr) || lr < 0) {
       throw std::invalid_argument(
-          "fit: the learning rate for epoch " + std::to_string(epoch) +
-          " is " + detail::format_number(lr) +
+          "fit: the learning rate for epoch " + std::to_string(epoch) + " is " +
+          detail::format_number(lr) +
           " (set by a callback); it must be finite and >= 0");
     }
     return lr;
@@ -1108,6 +1126,60 @@ class Model {
       opt_step_ = 0;
       optimizer_name_ = Opt::name;
     }
+  }
+
+  // adapt()'s work, for a model whose first layer is a Normalization.
+  template <class First, class Data>
+  void adapt_first(const Data& data) {
+    constexpr std::size_t C =
+        First::layer::template channels<typename First::input>;
+    if constexpr (std::is_same_v<Data, data::Dataset>) {
+      check_image_shape(data.shape(), "adapt: " + data.source());
+    } else if (data.input_size() != input_size) {
+      throw std::invalid_argument(
+          "adapt: inputs of " + std::to_string(data.input_size()) +
+          " values, but the model's Input is " + input_shape::to_string());
+    }
+    check_not_empty(data, "adapt: the dataset");
+    constexpr std::size_t kChunk = 256;
+    ensure_staging(kChunk);
+    std::vector<std::int32_t> labels(kChunk);
+    std::vector<std::uint32_t> indices(kChunk);
+    // Calls visit(values, count) on the inputs of every chunk of samples.
+    const auto for_each_chunk = [&](const auto& visit) {
+      for (std::size_t first = 0; first < data.size(); first += kChunk) {
+        const std::size_t count = std::min(kChunk, data.size() - first);
+        for (std::size_t i = 0; i < count; ++i) {
+          indices[i] = static_cast<std::uint32_t>(first + i);
+        }
+        const std::span<const std::uint32_t> chunk(indices.data(), count);
+        if constexpr (std::is_same_v<Data, data::Dataset>) {
+          data.gather(chunk, staging_.data(), labels.data());
+        } else {
+          data.gather(chunk, staging_.data(), staging_targets_.data());
+        }
+        visit(staging_.data(), count * input_size);
+      }
+    };
+    std::vector<double> sum(C, 0.0), squares(C, 0.0);
+    for_each_chunk([&](const float* x, std::size_t n) {
+      for (std::size_t i = 0; i < n; ++i) sum[i % C] += x[i];
+    });
+    const double positions =
+        static_cast<double>(data.size()) * static_cast<double>(input_size / C);
+    for (double& s : sum) s /= positions;  // now the means
+    for_each_chunk([&](const float* x, std::size_t n) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const double d = x[i] - sum[i % C];
+        squares[i % C] += d * d;
+      }
+    });
+    float* state = state_.data() + First::state_offset;
+    for (std::size_t c = 0; c < C; ++c) {
+      state[c] = static_cast<float>(sum[c]);
+      state[C + c] = static_cast<float>(squares[c] / positions);
+    }
+    derived_stale_ = true;
   }
 
   // Calls fn(weight infos, parameter offset) for user layer `layer`.

@@ -18,6 +18,7 @@
 #include "sequent/layers/core.hpp"
 #include "sequent/layers/dropout.hpp"
 #include "sequent/layers/pool.hpp"
+#include "sequent/layers/preprocessing.hpp"
 #include "sequent/layers/regularizer.hpp"
 #include "sequent/losses.hpp"
 #include "sequent/metrics/metrics.hpp"

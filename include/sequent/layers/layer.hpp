@@ -108,4 +108,12 @@ struct LayerDefaults {
                       float* /*derived*/) {}
 };
 
+// A layer whose non-trainable state Model::adapt sets from data: its state
+// is the per-channel mean, then the per-channel variance, of its input
+// (Normalization).
+template <class L>
+constexpr bool adapts_to_data_v = requires {
+  requires L::adapts_to_data;
+};
+
 }  // namespace sequent
