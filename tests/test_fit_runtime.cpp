@@ -28,6 +28,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <omp.h>
 #include <xmmintrin.h>
+
+#include "random_values.hpp"
 #define SEQUENT_TEST_MXCSR 1
 #else
 #define SEQUENT_TEST_MXCSR 0
@@ -37,17 +39,10 @@ namespace sq = sequent;
 using sq::test::message_has;
 using sq::test::params_of;
 using sq::test::quadrant_images;
+using sq::test::random_vector;
 using sq::test::state_of;
 
 namespace {
-
-std::vector<float> random_vector(std::size_t n, std::uint64_t seed,
-                                 float lo = -1.0f, float hi = 1.0f) {
-  sq::Rng rng(seed);
-  std::vector<float> v(n);
-  for (float& x : v) x = rng.uniform(lo, hi);
-  return v;
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -8,17 +8,12 @@
 #include <sequent/sequent.hpp>
 #include <vector>
 
+#include "random_values.hpp"
+
 namespace sq = sequent;
+using sq::test::random_vector;
 
 namespace {
-
-std::vector<float> random_vector(std::size_t n, std::uint64_t seed,
-                                 float lo = -1.0f, float hi = 1.0f) {
-  sq::Rng rng(seed);
-  std::vector<float> v(n);
-  for (float& x : v) x = rng.uniform(lo, hi);
-  return v;
-}
 
 // Keeps values away from ReLU's kink so that finite differences are exact.
 void push_from_zero(std::vector<float>& v, float margin) {
@@ -36,7 +31,8 @@ struct LayerHarness {
   std::vector<float> input;
   std::uint64_t seed = 99;
 
-  std::vector<float> aux = std::vector<float>(batch * Exec::template aux_size<In>);
+  std::vector<float> aux =
+      std::vector<float>(batch * Exec::template aux_size<In>);
   std::vector<float> state =
       std::vector<float>(1024, 0.0f);  // fused steps use their parts' state
   std::vector<float> scratch =
@@ -69,10 +65,9 @@ struct LayerHarness {
     std::vector<float> dout = r, din(input.size(), 0.0f),
                        dparams(params.size(), 0.0f);
     // forward() above left this input's statistics in scratch.
-    Exec::template backward<In, Out>({input.data(), out.data(), dout.data(),
-                                      din.data(), params.data(),
-                                      dparams.data(), aux.data(), batch,
-                                      state.data(), scratch.data()});
+    Exec::template backward<In, Out>(
+        {input.data(), out.data(), dout.data(), din.data(), params.data(),
+         dparams.data(), aux.data(), batch, state.data(), scratch.data()});
     auto numeric = [&](std::vector<float>& x, std::size_t i) {
       const float saved = x[i];
       x[i] = saved + h;
@@ -84,10 +79,10 @@ struct LayerHarness {
     };
     for (std::size_t i = 0; i < input.size(); ++i) {
       const double expected = numeric(input, i);
-      BOOST_TEST(std::fabs(din[i] - expected) <=
-                     tolerance * (1 + std::fabs(expected)),
-                 "input " << i << ": backward " << din[i]
-                          << ", finite difference " << expected);
+      BOOST_TEST(
+          std::fabs(din[i] - expected) <= tolerance * (1 + std::fabs(expected)),
+          "input " << i << ": backward " << din[i] << ", finite difference "
+                   << expected);
     }
     for (std::size_t i = 0; i < params.size(); ++i) {
       const double expected = numeric(params, i);
@@ -133,8 +128,8 @@ void check_dense(std::size_t batch, const std::function<float(float)>& act,
   h.params = random_vector(DenseL::template param_count<In>, 3);
   h.input = random_vector(batch * In::size, 4);
   // Keep pre-activations away from kinks: check a few and nudge the bias.
-  auto expected = naive_dense(h.input, h.params, batch, In::size,
-                              DenseL::units, DenseL::use_bias, act);
+  auto expected = naive_dense(h.input, h.params, batch, In::size, DenseL::units,
+                              DenseL::use_bias, act);
   const auto got = h.forward(h.input, h.params);
   BOOST_REQUIRE_EQUAL(got.size(), expected.size());
   for (std::size_t i = 0; i < got.size(); ++i) {
@@ -165,10 +160,11 @@ BOOST_AUTO_TEST_CASE(fused_dense_activation_forward_and_backward) {
   using In = sq::Shape<6>;
   check_dense<sq::fused::DenseActivation<sq::Dense<4>, sq::Sigmoid>,
               sq::Dense<4>, In>(3, sigmoid, 0);
-  check_dense<sq::fused::DenseActivation<sq::Dense<4>, sq::Tanh>,
-              sq::Dense<4>, In>(3, [](float x) { return std::tanh(x); }, 0);
-  check_dense<sq::fused::DenseActivation<sq::Dense<4>, sq::ReLU>,
-              sq::Dense<4>, In>(2, relu, 0.01f);
+  check_dense<sq::fused::DenseActivation<sq::Dense<4>, sq::Tanh>, sq::Dense<4>,
+              In>(
+      3, [](float x) { return std::tanh(x); }, 0);
+  check_dense<sq::fused::DenseActivation<sq::Dense<4>, sq::ReLU>, sq::Dense<4>,
+              In>(2, relu, 0.01f);
   check_dense<sq::fused::DenseActivation<sq::Dense<4>, sq::LeakyReLU<>>,
               sq::Dense<4>, In>(2, leaky, 0.01f);
 }
@@ -302,9 +298,9 @@ BOOST_AUTO_TEST_CASE(conv2d_same_and_valid_strides_1_and_2) {
   check_conv<sq::Conv2D<2, 3, sq::Valid, 2>, sq::Shape<7, 6, 3>>(1);
   check_conv<sq::Conv2D<5, {1, 3}, sq::Same>, sq::Shape<4, 5, 2>>(2);
   check_conv<sq::Conv2D<2, 5, sq::Valid, 1, false>, sq::Shape<6, 6, 1>>(2);
-  static_assert(std::is_same_v<OutOf<sq::Conv2D<8, 3, sq::Same, 2>,
-                                     sq::Shape<7, 6, 3>>,
-                               sq::Shape<4, 3, 8>>);
+  static_assert(
+      std::is_same_v<OutOf<sq::Conv2D<8, 3, sq::Same, 2>, sq::Shape<7, 6, 3>>,
+                     sq::Shape<4, 3, 8>>);
   static_assert(std::is_same_v<OutOf<sq::Conv2D<8, 5>, sq::Shape<32, 32, 3>>,
                                sq::Shape<28, 28, 8>>);
 }
@@ -364,7 +360,8 @@ BOOST_AUTO_TEST_CASE(global_average_pooling) {
     for (std::size_t c = 0; c < 5; ++c) {
       double sum = 0;
       for (std::size_t p = 0; p < 12; ++p) sum += h.input[(b * 12 + p) * 5 + c];
-      BOOST_TEST(got[b * 5 + c] == sum / 12, boost::test_tools::tolerance(1e-5));
+      BOOST_TEST(got[b * 5 + c] == sum / 12,
+                 boost::test_tools::tolerance(1e-5));
     }
   h.check_gradients(1e-2f, 1e-3f);
 }
@@ -386,9 +383,9 @@ BOOST_AUTO_TEST_CASE(batchnorm_training_forward_and_backward) {
     }
     var /= 18;
     for (std::size_t r = 0; r < 18; ++r) {
-      const double expected = h.params[c] * (h.input[r * 4 + c] - mean) /
-                                  std::sqrt(var + 1e-3) +
-                              h.params[4 + c];
+      const double expected =
+          h.params[c] * (h.input[r * 4 + c] - mean) / std::sqrt(var + 1e-3) +
+          h.params[4 + c];
       BOOST_TEST(y[r * 4 + c] == expected, boost::test_tools::tolerance(1e-4));
     }
   }
@@ -408,14 +405,15 @@ BOOST_AUTO_TEST_CASE(fused_conv_layers_forward_and_backward) {
     const auto got = h.forward(h.input, h.params);
     const auto z = naive_conv<Conv, In>(h.input, h.params, 2);
     for (std::size_t i = 0; i < got.size(); ++i) {
-      BOOST_TEST(got[i] == std::tanh(z[i]), boost::test_tools::tolerance(1e-4f));
+      BOOST_TEST(got[i] == std::tanh(z[i]),
+                 boost::test_tools::tolerance(1e-4f));
     }
     h.check_gradients(1e-3f, 2e-2f);
   }
   // Conv2D + BatchNorm + Sigmoid in training mode.
   {
-    using Exec = sq::fused::ConvBatchNorm<Conv, sq::BatchNorm<>, sq::Sigmoid,
-                                          false>;
+    using Exec =
+        sq::fused::ConvBatchNorm<Conv, sq::BatchNorm<>, sq::Sigmoid, false>;
     LayerHarness<Exec, In, ConvOut> h{3};
     auto conv_params = random_vector(Conv::param_count<In>, 53);
     conv_params.resize(sq::padded_size(conv_params.size()), 0.0f);

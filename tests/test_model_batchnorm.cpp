@@ -10,7 +10,10 @@
 #include <sequent/sequent.hpp>
 #include <vector>
 
+#include "random_values.hpp"
+
 namespace sq = sequent;
+using sq::test::random_vector;
 
 namespace {
 
@@ -18,14 +21,6 @@ constexpr double kEps = 1e-3;       // Keras' BatchNormalization epsilon
 constexpr double kMomentum = 0.99;  // and momentum
 static_assert(sq::BatchNorm<>::epsilon == 1e-3f);
 static_assert(sq::BatchNorm<>::momentum == 0.99f);
-
-std::vector<float> random_vector(std::size_t n, std::uint64_t seed,
-                                 float lo = -1.0f, float hi = 1.0f) {
-  sq::Rng rng(seed);
-  std::vector<float> v(n);
-  for (float& x : v) x = rng.uniform(lo, hi);
-  return v;
-}
 
 template <class M>
 std::vector<float> params_of(const M& m) {

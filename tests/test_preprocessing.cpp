@@ -10,20 +10,14 @@
 
 #include "error_message.hpp"
 #include "quadrants.hpp"
+#include "random_values.hpp"
 #include "temp_dir.hpp"
 
 namespace sq = sequent;
 using sq::test::message_has;
+using sq::test::random_vector;
 
 namespace {
-
-std::vector<float> random_vector(std::size_t n, std::uint64_t seed,
-                                 float lo = -1.0f, float hi = 1.0f) {
-  sq::Rng rng(seed);
-  std::vector<float> v(n);
-  for (float& x : v) x = rng.uniform(lo, hi);
-  return v;
-}
 
 // Runs L's forward and backward on one batch of In-shaped samples.
 template <class L, class In>
