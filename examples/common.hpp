@@ -1,6 +1,7 @@
 // Command-line handling shared by the CNN examples:
-//   --dataset fashion-mnist|cifar10   (default fashion-mnist: CIFAR-10 cannot
-//                                      be downloaded on every machine)
+//   --dataset fashion-mnist|mnist|cifar10   (default fashion-mnist: MNIST and
+//                      CIFAR-10 are not packaged for Debian, so they need
+//                      --data)
 //   --data DIR                        where the dataset's files are
 //   --epochs N, --batch N, --adam, --out DIR (where an example writes files)
 //   --lr X                            the optimiser's (initial) learning rate
@@ -52,9 +53,11 @@ inline Args parse_args(int argc, char** argv, const char* usage) {
                                   "'\nusage: " + usage);
     }
   }
-  if (a.dataset != "fashion-mnist" && a.dataset != "cifar10") {
+  if (a.dataset != "fashion-mnist" && a.dataset != "mnist" &&
+      a.dataset != "cifar10") {
     throw std::invalid_argument(
-        "--dataset must be fashion-mnist or cifar10, not '" + a.dataset + "'");
+        "--dataset must be fashion-mnist, mnist or cifar10, not '" + a.dataset +
+        "'");
   }
   return a;
 }
@@ -67,6 +70,14 @@ inline sequent::data::TrainTest load(const Args& a) {
           "elsewhere and pass --data DIR");
     }
     return sequent::data::cifar10(*a.data_dir);
+  }
+  if (a.dataset == "mnist") {
+    if (!a.data_dir) {
+      throw std::invalid_argument(
+          "MNIST is not packaged for Debian: pass --data DIR, the directory "
+          "holding its four IDX files");
+    }
+    return sequent::data::mnist(*a.data_dir);
   }
   return sequent::data::fashion_mnist(a.data_dir);
 }

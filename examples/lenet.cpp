@@ -3,7 +3,7 @@
 // (lr 0.001, momentum 0.9) at batch 4. On Fashion-MNIST the first
 // convolution sees one channel.
 //
-//   lenet [--dataset fashion-mnist|cifar10] [--data DIR] [--epochs N]
+//   lenet [--dataset fashion-mnist|mnist|cifar10] [--data DIR] [--epochs N]
 //         [--batch N] [--adam] [--lr X]
 #include <cstdio>
 
@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   try {
     const auto args = examples::parse_args(
         argc, argv,
-        "lenet [--dataset fashion-mnist|cifar10] [--data DIR] [--epochs N] "
+        "lenet [--dataset fashion-mnist|mnist|cifar10] [--data DIR] [--epochs N] "
         "[--batch N] [--adam] [--lr X]");
     const auto data = examples::load(args);
     return examples::with_input_shape(args, [&]<int H, int W, int C>() {

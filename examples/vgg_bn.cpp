@@ -9,7 +9,7 @@
 // cosine set once per epoch 0.918 (flips), 0.915 (flips, lr 1e-3) and
 // 0.900 (flips + 2-pixel shifts).
 //
-//   vgg_bn [--dataset fashion-mnist|cifar10] [--data DIR] [--epochs N]
+//   vgg_bn [--dataset fashion-mnist|mnist|cifar10] [--data DIR] [--epochs N]
 //          [--batch N] [--lr X]
 #include <cstdio>
 
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   try {
     const auto args = examples::parse_args(
         argc, argv,
-        "vgg_bn [--dataset fashion-mnist|cifar10] [--data DIR] [--epochs N] "
+        "vgg_bn [--dataset fashion-mnist|mnist|cifar10] [--data DIR] [--epochs N] "
         "[--batch N] [--lr X]");
     const auto data = examples::load(args);
     return examples::with_input_shape(args, [&]<int H, int W, int C>() {

@@ -571,6 +571,27 @@ BOOST_AUTO_TEST_CASE(loads_from_an_explicit_directory) {
   BOOST_TEST(train.class_names() == sequent::data::fashion_mnist_classes());
 }
 
+BOOST_AUTO_TEST_CASE(mnist_reads_the_same_files_with_digit_names) {
+  TempDir dir;
+  write_tiny_fashion(dir.path());
+  const auto [train, test] = sequent::data::mnist(dir.path());
+  BOOST_TEST(train.size() == 6u);
+  BOOST_TEST(test.size() == 4u);
+  BOOST_TEST(train.labels()[1] == 9);
+  BOOST_TEST(train.class_names() == sequent::data::mnist_classes());
+  BOOST_TEST(test.class_names()[7] == "7");
+  // Only the directory given is searched: never $SEQUENT_DATA or Debian's
+  // Fashion-MNIST, which would silently train on clothes.
+  const fs::path absent = dir / "absent";
+  BOOST_CHECK_EXCEPTION(sequent::data::mnist(absent), std::runtime_error,
+                        message_has("MNIST not found in " + absent.string(),
+                                    "no such directory", "not packaged"));
+  fs::remove(dir / "train-images-idx3-ubyte.gz");
+  BOOST_CHECK_EXCEPTION(
+      sequent::data::mnist(dir.path()), std::runtime_error,
+      message_has("missing train-images-idx3-ubyte[.gz]"));
+}
+
 BOOST_AUTO_TEST_CASE(environment_variable_overrides_the_default) {
   TempDir dir;
   write_tiny_fashion(dir.path());

@@ -1,5 +1,6 @@
 // Finding and loading Fashion-MNIST: an explicit directory, else
-// $SEQUENT_DATA, else the copy Debian's dataset-fashion-mnist installs.
+// $SEQUENT_DATA, else the copy Debian's dataset-fashion-mnist installs; and
+// the handwritten digits of MNIST, in the same files, from a directory.
 #include "sequent/data/fashion_mnist.hpp"
 
 #include <array>
@@ -60,11 +61,11 @@ std::vector<fs::path> candidate_directories(
   return candidates;
 }
 
-// The first directory holding all four files. When there is none,
+// The first of `candidates` holding all four files. When there is none,
 // `searched` receives one line per candidate saying what was missing.
-std::optional<Located> locate(const std::optional<fs::path>& directory,
+std::optional<Located> locate(const std::vector<fs::path>& candidates,
                               std::string* searched) {
-  for (const fs::path& candidate : candidate_directories(directory)) {
+  for (const fs::path& candidate : candidates) {
     std::error_code error;
     if (!fs::is_directory(candidate, error)) {
       *searched += "  " + candidate.string() + " (no such directory)\n";
@@ -97,13 +98,16 @@ const std::vector<std::string>& fashion_mnist_classes() {
 
 std::optional<fs::path> find_fashion_mnist(std::optional<fs::path> dir) {
   std::string searched;
-  if (auto located = locate(dir, &searched)) return located->directory;
+  if (auto located = locate(candidate_directories(dir), &searched)) {
+    return located->directory;
+  }
   return std::nullopt;
 }
 
 TrainTest fashion_mnist(std::optional<fs::path> dir) {
   std::string searched;
-  const std::optional<Located> located = locate(dir, &searched);
+  const std::optional<Located> located =
+      locate(candidate_directories(dir), &searched);
   if (!located) {
     throw std::runtime_error(
         "Fashion-MNIST not found. Searched:\n" + searched +
@@ -117,6 +121,28 @@ TrainTest fashion_mnist(std::optional<fs::path> dir) {
   const std::array<fs::path, 4>& files = located->files;
   return {load_idx(files[0], files[1], fashion_mnist_classes()),
           load_idx(files[2], files[3], fashion_mnist_classes())};
+}
+
+const std::vector<std::string>& mnist_classes() {
+  static const std::vector<std::string> kClasses = {"0", "1", "2", "3", "4",
+                                                    "5", "6", "7", "8", "9"};
+  return kClasses;
+}
+
+TrainTest mnist(const fs::path& dir) {
+  std::string searched;
+  const std::optional<Located> located = locate({dir}, &searched);
+  if (!located) {
+    throw std::runtime_error(
+        "MNIST not found in " + dir.string() + ":\n" + searched +
+        "MNIST is not packaged for Debian: pass the directory holding its "
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each raw or "
+        ".gz), as LeCun and Cortes distribute them.");
+  }
+  const std::array<fs::path, 4>& files = located->files;
+  return {load_idx(files[0], files[1], mnist_classes()),
+          load_idx(files[2], files[3], mnist_classes())};
 }
 
 }  // namespace sequent::data

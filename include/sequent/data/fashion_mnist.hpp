@@ -1,5 +1,5 @@
 // Fashion-MNIST (Xiao et al. 2017): 60,000 training and 10,000 test greyscale
-// 28×28 images of ten kinds of clothing.
+// 28×28 images of ten kinds of clothing; and MNIST, in the same format.
 #pragma once
 
 #include <filesystem>
@@ -23,5 +23,11 @@ TrainTest fashion_mnist(std::optional<std::filesystem::path> dir = {});
 // The directory fashion_mnist() would read, or nullopt.
 std::optional<std::filesystem::path> find_fashion_mnist(
     std::optional<std::filesystem::path> dir = {});
+
+// MNIST (LeCun et al. 1998), the handwritten digits Fashion-MNIST was made
+// to replace, stored in the same four files. Debian does not package it, so
+// the directory is required. The class names are "0" to "9".
+const std::vector<std::string>& mnist_classes();
+TrainTest mnist(const std::filesystem::path& dir);
 
 }  // namespace sequent::data
