@@ -1,7 +1,8 @@
 // fit's callbacks: CSVLogger, EarlyStopping (Keras' patience, min_delta,
 // mode, restore_best_weights), ModelCheckpoint (every epoch, best only,
 // training checkpoints that resume the run), LearningRateScheduler with the
-// step and cosine schedules, TerminateOnNaN at the first and a later epoch.
+// step and cosine schedules, ReduceLROnPlateau, TerminateOnNaN at the first
+// and a later epoch.
 #define BOOST_TEST_MODULE callbacks
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -603,6 +604,101 @@ BOOST_AUTO_TEST_CASE(step_scheduler_sets_the_rate_of_every_step) {
              boost::test_tools::tolerance(1e-6));
 }
 
+BOOST_AUTO_TEST_CASE(reduce_lr_on_plateau_waits_patience_then_cuts) {
+  sq::ReduceLROnPlateau plateau({.factor = 0.5, .patience = 2});
+  FakeControl c;
+  c.learning_rate = 1.0f;
+  // Best at 2; 3 and 4 are worse: cut after 4; 5 worse (wait 1), 6 better.
+  BOOST_TEST(feed(plateau, c, "val_loss", {1.0, 0.9, 0.95, 0.96, 0.97, 0.5}) ==
+             6);
+  BOOST_TEST(plateau.reduced_after() == std::vector<int>{4});
+  BOOST_TEST(c.learning_rate == 0.5f);
+  // Patience 0 cuts at every epoch that does not improve; a NaN is one.
+  sq::ReduceLROnPlateau eager({.factor = 0.5, .patience = 0});
+  c.learning_rate = 1.0f;
+  feed(eager, c, "val_loss", {1.0, NAN, 0.5, 0.6});
+  BOOST_TEST(eager.reduced_after() == (std::vector<int>{2, 4}));
+  BOOST_TEST(c.learning_rate == 0.25f);
+}
+
+BOOST_AUTO_TEST_CASE(reduce_lr_on_plateau_cooldown_min_lr_and_mode) {
+  // Patience 1 and a cooldown of 2 on a flat metric: a cut every other
+  // epoch (the two epochs after a cut do not count), down to min_lr, and
+  // no further once there.
+  sq::ReduceLROnPlateau plateau({.monitor = "val_accuracy",
+                                 .patience = 1,
+                                 .cooldown = 2,
+                                 .min_lr = 0.005});
+  FakeControl c;
+  c.learning_rate = 1.0f;
+  feed(plateau, c, "val_accuracy", {0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5});
+  BOOST_TEST(plateau.reduced_after() == (std::vector<int>{2, 4, 6}));
+  BOOST_TEST(c.learning_rate == 0.005f);
+  // Accuracy goes up: rising values are improvements, not a plateau...
+  sq::ReduceLROnPlateau up({.monitor = "val_accuracy", .patience = 1});
+  c.learning_rate = 1.0f;
+  feed(up, c, "val_accuracy", {0.5, 0.6, 0.7});
+  BOOST_TEST(up.reduced_after().empty());
+  // ...unless the mode says lower is better; and rises of less than
+  // min_delta are not improvements.
+  sq::ReduceLROnPlateau down({.monitor = "val_accuracy",
+                              .patience = 1,
+                              .mode = sq::MonitorMode::kMin});
+  feed(down, c, "val_accuracy", {0.5, 0.6, 0.7});
+  BOOST_TEST(down.reduced_after() == (std::vector<int>{2, 3}));
+  sq::ReduceLROnPlateau small(
+      {.monitor = "val_accuracy", .patience = 1, .min_delta = 0.2});
+  feed(small, c, "val_accuracy", {0.5, 0.6, 0.7});
+  BOOST_TEST(small.reduced_after() == (std::vector<int>{2, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(reduce_lr_on_plateau_refuses_bad_options) {
+  for (const double factor : {0.0, 1.0, 2.0, -0.5, double(NAN)}) {
+    BOOST_CHECK_EXCEPTION(
+        sq::ReduceLROnPlateau({.factor = factor}), std::invalid_argument,
+        [](const std::exception& e) {
+          return std::string(e.what()).find("factor must be in (0, 1)") !=
+                 std::string::npos;
+        });
+  }
+  BOOST_CHECK_THROW(sq::ReduceLROnPlateau({.patience = -1}),
+                    std::invalid_argument);
+  BOOST_CHECK_THROW(sq::ReduceLROnPlateau({.cooldown = -1}),
+                    std::invalid_argument);
+  BOOST_CHECK_THROW(sq::ReduceLROnPlateau({.min_lr = -1e-3}),
+                    std::invalid_argument);
+  BOOST_CHECK_THROW(sq::ReduceLROnPlateau({.monitor = "val_los"}),
+                    std::invalid_argument);
+  // val_loss without validation data: refused when training begins.
+  sq::ReduceLROnPlateau plateau;
+  FakeControl c;
+  c.validated = false;
+  BOOST_CHECK_EXCEPTION(plateau.on_train_begin(c), std::invalid_argument,
+                        [](const std::exception& e) {
+                          return std::string(e.what()).find(
+                                     "no validation data") != std::string::npos;
+                        });
+}
+
+// In fit the cut rate is the one the next epoch trains with.
+BOOST_AUTO_TEST_CASE(reduce_lr_on_plateau_sets_the_next_epochs_rate) {
+  Regressor m;
+  // The first epoch beats the initial infinity; no later one beats the best
+  // by 1e9: a cut after every epoch from the second on.
+  sq::ReduceLROnPlateau plateau(
+      {.monitor = "loss", .factor = 0.5, .patience = 0, .min_delta = 1e9});
+  const auto h = m.fit(line_data(64, 1), sq::SGD{.lr = 0.2f},
+                       {.epochs = 4,
+                        .verbose = sq::Verbosity::kSilent,
+                        .callbacks = {&plateau}});
+  const std::vector<double> lrs{0.2, 0.2, 0.1, 0.05};
+  for (std::size_t i = 0; i < 4; ++i) {
+    BOOST_TEST(h.epochs[i].learning_rate == lrs[i],
+               boost::test_tools::tolerance(1e-6));
+  }
+  BOOST_TEST(plateau.reduced_after() == (std::vector<int>{2, 3, 4}));
+}
+
 BOOST_AUTO_TEST_CASE(terminate_on_nan_watches_validation) {
   Regressor m;
   // Targets whose squared error overflows (a dataset refuses NaN itself).
@@ -659,8 +755,9 @@ BOOST_AUTO_TEST_CASE(terminate_on_nan_at_epoch_3_restores_epoch_2) {
   // seeds train_step and goes into checkpoints.
   TempDir dir;
   m.save_checkpoint(dir.path() / "after.sqm");
-  BOOST_TEST(sq::io::read_model_file(dir.path() / "after.sqm")
-                 .training.train_steps == 2u);
+  BOOST_TEST(
+      sq::io::read_model_file(dir.path() / "after.sqm").training.train_steps ==
+      2u);
 }
 
 // The same when the training loss itself overflows in a later epoch: fit

@@ -181,6 +181,72 @@ void EarlyStopping::on_train_end(TrainingControl& control) {
   }
 }
 
+// ---- ReduceLROnPlateau
+// ---------------------------------------------------------
+
+ReduceLROnPlateau::ReduceLROnPlateau(ReduceLROnPlateauOptions options)
+    : options_(std::move(options)) {
+  check_monitor(options_.monitor);
+  const auto& o = options_;
+  if (!(o.factor > 0.0 && o.factor < 1.0)) {
+    throw std::invalid_argument(
+        "ReduceLROnPlateau: factor must be in (0, 1) to reduce the rate, got " +
+        format_metric(o.factor));
+  }
+  if (o.patience < 0 || o.cooldown < 0 || !(o.min_delta >= 0) ||
+      !(o.min_lr >= 0)) {
+    throw std::invalid_argument(
+        "ReduceLROnPlateau: patience, cooldown, min_delta and min_lr must be "
+        ">= 0, got " +
+        std::to_string(o.patience) + ", " + std::to_string(o.cooldown) + ", " +
+        format_metric(o.min_delta) + " and " + format_metric(o.min_lr));
+  }
+}
+
+void ReduceLROnPlateau::on_train_begin(TrainingControl& control) {
+  if (!will_measure(control, options_.monitor)) {
+    throw not_measured("ReduceLROnPlateau", options_.monitor);
+  }
+  best_ = higher_is_better(options_.monitor, options_.mode)
+              ? -std::numeric_limits<double>::infinity()
+              : std::numeric_limits<double>::infinity();
+  waited_ = cooldown_left_ = 0;
+  reduced_after_.clear();
+}
+
+// Keras' ReduceLROnPlateau.on_epoch_end: during a cooldown the wait stays
+// at 0; otherwise an epoch improves on the best (the wait starts again) or
+// adds one to the wait, and once the wait reaches patience the rate is cut
+// (if above min_lr) and the cooldown starts.
+void ReduceLROnPlateau::on_epoch_end(const EpochRecord& r,
+                                     TrainingControl& control) {
+  if (!measured(r, options_.monitor)) {
+    throw not_measured("ReduceLROnPlateau", options_.monitor);
+  }
+  const double value = metric_value(r, options_.monitor);
+  if (cooldown_left_ > 0) {
+    --cooldown_left_;
+    waited_ = 0;
+  }
+  const bool better = higher_is_better(options_.monitor, options_.mode)
+                          ? value > best_ + options_.min_delta
+                          : value < best_ - options_.min_delta;
+  if (better) {  // false for NaN
+    best_ = value;
+    waited_ = 0;
+    return;
+  }
+  if (cooldown_left_ > 0 || ++waited_ < options_.patience) return;
+  const double rate = control.learning_rate;
+  if (rate > options_.min_lr) {
+    control.learning_rate =
+        static_cast<float>(std::max(rate * options_.factor, options_.min_lr));
+    reduced_after_.push_back(r.epoch);
+    cooldown_left_ = options_.cooldown;
+    waited_ = 0;
+  }
+}
+
 // ---- ModelCheckpoint
 // -------------------------------------------------------------
 

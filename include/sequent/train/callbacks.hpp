@@ -189,6 +189,42 @@ class StepLearningRateScheduler : public Callback {
   std::function<float(double, float)> schedule_;
 };
 
+struct ReduceLROnPlateauOptions {
+  std::string monitor = "val_loss";
+  // The new rate is the old one times factor (0 < factor < 1), never below
+  // min_lr.
+  double factor = 0.1;
+  // Epochs without improvement after which the rate is cut (Keras: with 2,
+  // best at epoch 3, no better at 4 and 5 → cut after epoch 5).
+  int patience = 10;
+  // An improvement must beat the best by more than this (>= 0).
+  double min_delta = 1e-4;
+  // Epochs after a cut during which no epoch counts towards the patience.
+  int cooldown = 0;
+  double min_lr = 0.0;
+  MonitorMode mode = MonitorMode::kAuto;
+};
+
+// Keras' ReduceLROnPlateau: cuts the learning rate when the monitored
+// metric stops improving, from the next epoch on. Options are checked at
+// construction, and the monitor when training begins, as EarlyStopping's;
+// a measured NaN is simply not an improvement.
+class ReduceLROnPlateau : public Callback {
+ public:
+  explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {});
+  void on_train_begin(TrainingControl&) override;
+  void on_epoch_end(const EpochRecord& record, TrainingControl&) override;
+  // The epochs after which the rate was cut.
+  const std::vector<int>& reduced_after() const { return reduced_after_; }
+
+ private:
+  ReduceLROnPlateauOptions options_;
+  double best_ = 0;
+  int waited_ = 0;
+  int cooldown_left_ = 0;
+  std::vector<int> reduced_after_;
+};
+
 // Ends fit with NonFiniteLoss when an epoch's training or validation loss is
 // NaN or infinite. (fit always stops at the first non-finite training step;
 // this also watches the validation loss.) The weights of the last good epoch
