@@ -170,6 +170,11 @@ BOOST_AUTO_TEST_CASE(adapt_on_features_with_a_large_mean) {
   BOOST_TEST(w[1][0] == var[0] / n, boost::test_tools::tolerance(1e-4));
   BOOST_TEST(w[1][1] == var[1] / n, boost::test_tools::tolerance(1e-5));
   BOOST_TEST(w[1][0] == 1.0 / 12.0, boost::test_tools::tolerance(0.05));
+  // Targets are ignored, whatever their width: 64 per sample against the
+  // model's one output (they once overflowed the model's target buffer).
+  sq::Model<Net, sq::MeanSquaredError> wide;
+  wide.adapt(sq::data::FloatDataset(x, 2, std::vector<float>(n * 64), 64));
+  BOOST_TEST(wide.get_weights(0) == w);
 }
 
 BOOST_AUTO_TEST_CASE(adapt_refuses_empty_and_misshapen_data) {

@@ -1143,7 +1143,13 @@ class Model {
     check_not_empty(data, "adapt: the dataset");
     constexpr std::size_t kChunk = 256;
     ensure_staging(kChunk);
+    // Labels or targets are gathered and ignored; a FloatDataset's targets
+    // need not match the model's output, so they get a buffer of their own.
     std::vector<std::int32_t> labels(kChunk);
+    std::vector<float> targets;
+    if constexpr (!std::is_same_v<Data, data::Dataset>) {
+      targets.resize(kChunk * data.target_size());
+    }
     std::vector<std::uint32_t> indices(kChunk);
     // Calls visit(values, count) on the inputs of every chunk of samples.
     const auto for_each_chunk = [&](const auto& visit) {
@@ -1156,7 +1162,7 @@ class Model {
         if constexpr (std::is_same_v<Data, data::Dataset>) {
           data.gather(chunk, staging_.data(), labels.data());
         } else {
-          data.gather(chunk, staging_.data(), staging_targets_.data());
+          data.gather(chunk, staging_.data(), targets.data());
         }
         visit(staging_.data(), count * input_size);
       }

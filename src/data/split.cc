@@ -17,8 +17,8 @@ std::string format_fraction(double value) {
 }
 
 std::string describe(const Dataset& data) {
-  return "Dataset " + data.source() + " (" + std::to_string(data.size()) +
-         " samples)";
+  return "Dataset " + (data.source().empty() ? "(no source)" : data.source()) +
+         " (" + std::to_string(data.size()) + " samples)";
 }
 
 // How many of each class go to the test part: each class's round-down share

@@ -2,7 +2,10 @@
 // layers: Rescaling (a fixed affine map) and Normalization (per-channel
 // statistics learned from the data by Model::adapt). Batches reach the first
 // layer scaled to [0, 1]; these map them further, in both training and
-// inference, so a saved model carries its own preprocessing.
+// inference. Normalization's statistics are saved with the weights;
+// Rescaling's constants live in the model's type (a model file's
+// fingerprint does not record them, as it does not record LeakyReLU's
+// slope).
 #pragma once
 
 #include <algorithm>
@@ -71,7 +74,9 @@ struct Rescaling : LayerDefaults {
 
 // Normalization<epsilon = 1e-7> (Keras' layers.Normalization, axis −1):
 // y = (x − mean_c) / max(√var_c, ε) for each channel c of the last
-// dimension (colour channels of an image, features of a vector). mean and
+// dimension (colour channels of an image, features of a vector; for a
+// two-dimensional Input<H, W> that is each of the W columns, as Keras'
+// axis −1 has it). mean and
 // variance are non-trainable state, saved with the weights: Model::adapt
 // sets them from a dataset, set_weights from anywhere. Before either they
 // are 0 and 1, the identity.
