@@ -104,6 +104,26 @@ BOOST_AUTO_TEST_CASE(fingerprint_is_a_compile_time_constant) {
   BOOST_TEST(f != 0u);
 }
 
+// Constants that change what a layer computes are part of the
+// architecture; settings that only change training are not.
+namespace constants {
+template <class... L>
+constexpr std::uint64_t print =
+    sq::Sequential<sq::Input<6, 6, 2>, L...>::fingerprint;
+using sq::Padding;
+static_assert(print<sq::LeakyReLU<0.3>> != print<sq::LeakyReLU<0.1>>);
+static_assert(print<sq::Rescaling<2.0, -1.0>> != print<sq::Rescaling<2.0>>);
+static_assert(print<sq::Rescaling<2.0>> != print<sq::Rescaling<0.5>>);
+static_assert(print<sq::Normalization<>> != print<sq::Normalization<1e-3>>);
+static_assert(print<sq::BatchNorm<>> != print<sq::BatchNorm<0.99, 1e-5>>);
+// 6 wide, kernel 2, stride 3: Same pads nothing, yet is another layer.
+static_assert(print<sq::Conv2D<4, 2, Padding::kValid, 3>> !=
+              print<sq::Conv2D<4, 2, Padding::kSame, 3>>);
+static_assert(print<sq::MaxPool2D<2>> != print<sq::MaxPool2D<2, 1>>);
+static_assert(print<sq::BatchNorm<>> == print<sq::BatchNorm<0.9>>);
+static_assert(print<sq::Dropout<0.25>> == print<sq::Dropout<0.5>>);
+}  // namespace constants
+
 BOOST_AUTO_TEST_CASE(another_architecture_is_refused_and_named) {
   TempDir dir;
   sq::Model<Other, Loss> other{sq::Seed{1}};

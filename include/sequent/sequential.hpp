@@ -12,14 +12,14 @@
 // the layer and the shape it was given.
 #pragma once
 
+#include <bit>
+#include <boost/hana/for_each.hpp>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <type_traits>
-
-#include <boost/hana/for_each.hpp>
 
 #include "sequent/layers/core.hpp"
 #include "sequent/shape.hpp"
@@ -65,8 +65,8 @@ struct check_layer {
   using type = typename detail::output_of<L, In>::type;
   // What the rest of the chain sees: the layer, or after an error above an
   // inert stand-in, so that one mistake gives one error.
-  using layer = std::conditional_t<Layer<L> && !is_input_v<L>, L,
-                                   detail::InvalidLayer>;
+  using layer =
+      std::conditional_t<Layer<L> && !is_input_v<L>, L, detail::InvalidLayer>;
 };
 
 // Everything known about the layer at position Index: its input and output
@@ -79,16 +79,14 @@ struct LayerInfo {
   using input = In;
   using output = typename check_layer<Index, L, In>::type;
   static constexpr std::size_t param_offset = ParamOffset;
-  static constexpr std::size_t param_count =
-      layer::template param_count<In>;
+  static constexpr std::size_t param_count = layer::template param_count<In>;
   // Each layer's parameters start on a 64-byte line.
   static constexpr std::size_t param_end =
       ParamOffset + padded_size(param_count);
   // Non-trainable state (running statistics), laid out the same way in the
   // model's state buffer.
   static constexpr std::size_t state_offset = StateOffset;
-  static constexpr std::size_t state_count =
-      layer::template state_count<In>;
+  static constexpr std::size_t state_count = layer::template state_count<In>;
   static constexpr std::size_t state_end =
       StateOffset + padded_size(state_count);
 };
@@ -162,9 +160,14 @@ struct Sequential {
   }();
 
   // A 64-bit FNV-1a hash of the architecture — every layer's kind, output
-  // shape and parameter count, and the input shape — computed by the
-  // compiler. Model files carry it, so weights cannot be loaded into a model
-  // of another architecture.
+  // shape, parameter count and the constants that change what it computes
+  // (a layer's optional fingerprint_constants: convolution and pool
+  // windows, strides and padding, LeakyReLU's slope, BatchNorm's ε,
+  // Rescaling's scale and offset), and the input shape —
+  // computed by the compiler. Model files carry it, so weights cannot be
+  // loaded into a model of another architecture. Training-only settings
+  // (Dropout's rate, BatchNorm's momentum, L2's λ) are left out: weights
+  // move freely between models that differ only in how they train.
   static constexpr std::uint64_t fingerprint = [] {
     std::uint64_t h = 0xcbf29ce484222325ull;
     auto mix = [&h](std::uint64_t v) {
@@ -182,6 +185,11 @@ struct Sequential {
       for (char c : Info::layer::tag) mix(static_cast<unsigned char>(c));
       mix_shape(Info::output::dims);
       mix(Info::param_count);
+      if constexpr (requires { Info::layer::fingerprint_constants; }) {
+        for (double v : Info::layer::fingerprint_constants) {
+          mix(std::bit_cast<std::uint64_t>(v));
+        }
+      }
     });
     return h;
   }();

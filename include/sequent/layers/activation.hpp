@@ -1,6 +1,7 @@
 // Element-wise activations and Softmax.
 #pragma once
 
+#include <array>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -17,6 +18,9 @@ template <kernels::Activation A, float Alpha = 0.0f>
 struct ElementwiseActivation : LayerDefaults {
   static constexpr kernels::Activation kind = A;
   static constexpr float alpha = Alpha;
+  // What the model file's fingerprint records besides the kind (see
+  // Sequential::fingerprint): the slope changes every output.
+  static constexpr std::array<double, 1> fingerprint_constants = {Alpha};
   static constexpr bool backward_in_place = true;
   template <class In>
   struct output {
@@ -54,9 +58,8 @@ struct Tanh : ElementwiseActivation<kernels::Activation::kTanh> {
 };
 // Keras' default slope is 0.3 (PyTorch's is 0.01).
 template <double Alpha = 0.3>
-struct LeakyReLU
-    : ElementwiseActivation<kernels::Activation::kLeakyReLU,
-                            static_cast<float>(Alpha)> {
+struct LeakyReLU : ElementwiseActivation<kernels::Activation::kLeakyReLU,
+                                         static_cast<float>(Alpha)> {
   static_assert(Alpha >= 0.0, "LeakyReLU<alpha> needs alpha >= 0");
   static constexpr std::string_view tag = "LeakyReLU";
   static std::string name() {

@@ -5,6 +5,7 @@
 // running ones (and, after a Conv2D, is folded into its weights).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -20,10 +21,14 @@ template <double Momentum = 0.99, double Epsilon = 1e-3>
 struct BatchNorm : LayerDefaults {
   static_assert(Momentum >= 0.0 && Momentum < 1.0,
                 "BatchNorm<momentum> needs 0 <= momentum < 1");
-  static_assert(Epsilon > 0.0, "BatchNorm<momentum, epsilon> needs epsilon > 0");
+  static_assert(Epsilon > 0.0,
+                "BatchNorm<momentum, epsilon> needs epsilon > 0");
   static constexpr std::string_view tag = "BatchNorm";
   static constexpr float momentum = static_cast<float>(Momentum);
   static constexpr float epsilon = static_cast<float>(Epsilon);
+  // Recorded in the fingerprint: ε changes inference. (The momentum only
+  // changes training, like Dropout's rate, and is left out.)
+  static constexpr std::array<double, 1> fingerprint_constants = {Epsilon};
   static constexpr bool backward_in_place = true;
   static constexpr bool couples_samples = true;  // batch statistics
 
@@ -61,15 +66,15 @@ struct BatchNorm : LayerDefaults {
   template <class In>
   static void initialize(float* params, Rng&) {
     for (std::size_t i = 0; i < channels<In>; ++i) {
-      params[i] = 1.0f;                  // gamma
-      params[channels<In> + i] = 0.0f;   // beta
+      params[i] = 1.0f;                 // gamma
+      params[channels<In> + i] = 0.0f;  // beta
     }
   }
   template <class In>
   static void initialize_state(float* state) {
     for (std::size_t i = 0; i < channels<In>; ++i) {
-      state[i] = 0.0f;                  // moving mean
-      state[channels<In> + i] = 1.0f;   // moving variance
+      state[i] = 0.0f;                 // moving mean
+      state[channels<In> + i] = 1.0f;  // moving variance
     }
   }
 

@@ -3,6 +3,7 @@
 // (filters). Glorot-uniform weights, zero bias.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <string>
 #include <string_view>
@@ -30,6 +31,11 @@ struct Conv2D : LayerDefaults {
   static constexpr Window stride = Stride;
   static constexpr Padding padding = P;
   static constexpr bool use_bias = UseBias;
+  // The fingerprint's record of the geometry: a Same and a Valid layer (or
+  // two strides) can have the same output shape yet read other pixels.
+  static constexpr std::array<double, 5> fingerprint_constants = {
+      double(Kernel.h), double(Kernel.w), double(Stride.h), double(Stride.w),
+      double(P == Padding::kSame)};
 
   static std::string name() {
     std::string s = "Conv2D<" + std::to_string(Filters) + ", " +
@@ -54,17 +60,17 @@ struct Conv2D : LayerDefaults {
     static_assert(In::rank != 3 || P != Padding::kSame || geometry<In>::fits,
                   "Conv2D's kernel is larger than its input: use a smaller "
                   "kernel or less pooling before this layer");
-    using type = Shape<(geometry<In>::y.out > 0 ? geometry<In>::y.out : 1),
-                       (geometry<In>::x.out > 0 ? geometry<In>::x.out : 1),
-                       Filters>;
+    using type =
+        Shape<(geometry<In>::y.out > 0 ? geometry<In>::y.out : 1),
+              (geometry<In>::x.out > 0 ? geometry<In>::x.out : 1), Filters>;
   };
 
   template <class In>
   static constexpr std::size_t weight_count =
-      std::size_t{Kernel.h} * Kernel.w * detail::Spatial<In>::c * Filters;
+      std::size_t{Kernel.h} * Kernel.w* detail::Spatial<In>::c* Filters;
   template <class In>
-  static constexpr std::size_t param_count =
-      weight_count<In> + (UseBias ? Filters : 0);
+  static constexpr std::size_t param_count = weight_count<In> +
+                                             (UseBias ? Filters : 0);
   // What L2<λ, Conv2D<…>> regularises: the kernel, first in the parameters.
   static constexpr bool has_kernel = true;
   template <class In>
@@ -83,8 +89,8 @@ struct Conv2D : LayerDefaults {
   static void initialize(float* params, Rng& rng) {
     // Glorot uniform with Keras' receptive-field fans.
     const float field = float(Kernel.h * Kernel.w);
-    const float limit = std::sqrt(
-        6.0f / (field * detail::Spatial<In>::c + field * Filters));
+    const float limit =
+        std::sqrt(6.0f / (field * detail::Spatial<In>::c + field * Filters));
     for (std::size_t i = 0; i < weight_count<In>; ++i) {
       params[i] = rng.uniform(-limit, limit);
     }
@@ -121,7 +127,7 @@ struct Conv2D : LayerDefaults {
   // The Winograd-domain kernel of `weights` into `u`, if this layer has one.
   template <class In>
   static void prepare_winograd(const float* weights, float* u) {
-    if constexpr (winograd_weight_floats<In> > 0) {
+    if constexpr (winograd_weight_floats < In >> 0) {
       kernels::ConvWinogradWeights(conv_shape<In>(1), weights, u);
     }
   }
@@ -141,9 +147,9 @@ struct Conv2D : LayerDefaults {
   template <class In>
   static void backward_from(const BackwardContext& c, const float* dz) {
     const auto s = conv_shape<In>(c.batch);
-    kernels::ConvBackwardWeights(s, c.in, dz, c.dparams,
-                                 UseBias ? c.dparams + weight_count<In>
-                                         : nullptr);
+    kernels::ConvBackwardWeights(
+        s, c.in, dz, c.dparams,
+        UseBias ? c.dparams + weight_count<In> : nullptr);
     if (c.din != nullptr) kernels::ConvBackwardData(s, dz, c.params, c.din);
   }
 

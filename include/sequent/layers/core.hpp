@@ -68,12 +68,12 @@ struct Dense : LayerDefaults {
     using type = Shape<Units>;
   };
   template <class In>
-  static constexpr std::size_t param_count =
-      In::size * Units + (UseBias ? Units : 0);
+  static constexpr std::size_t param_count = In::size* Units +
+                                             (UseBias ? Units : 0);
   // What L2<λ, Dense<…>> regularises: the kernel, first in the parameters.
   static constexpr bool has_kernel = true;
   template <class In>
-  static constexpr std::size_t kernel_count = In::size * Units;
+  static constexpr std::size_t kernel_count = In::size* Units;
   static std::string kernel() {
     return UseBias ? "GEMM, bias epilogue" : "GEMM";
   }

@@ -1,6 +1,7 @@
 // MaxPool2D, AvgPool2D and GlobalAveragePooling2D over (H, W, C) images.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,12 +17,14 @@ namespace detail {
 // What MaxPool2D and AvgPool2D share: the window geometry and its checks.
 template <Window Size, Window Stride, Padding P>
 struct PoolBase : LayerDefaults {
-  static_assert(Size.h > 0 && Size.w > 0,
-                "a pool window must be at least 1x1");
+  static_assert(Size.h > 0 && Size.w > 0, "a pool window must be at least 1x1");
   static_assert(Stride.h > 0 && Stride.w > 0,
                 "a pool stride must be > 0 (a stride of 0)");
   template <class In>
   using geometry = WindowGeometry<In, Size, Stride, P>;
+  static constexpr std::array<double, 5> fingerprint_constants = {
+      double(Size.h), double(Size.w), double(Stride.h), double(Stride.w),
+      double(P == Padding::kSame)};
 
   template <class In>
   struct output {
@@ -54,7 +57,8 @@ struct PoolBase : LayerDefaults {
   }
   static std::string describe(const char* kind) {
     std::string s = std::string(kind) + "<" + Size.to_string();
-    if (Stride.h != Size.h || Stride.w != Size.w) s += ", /" + Stride.to_string();
+    if (Stride.h != Size.h || Stride.w != Size.w)
+      s += ", /" + Stride.to_string();
     if (P == Padding::kSame) s += ", same";
     return s + ">";
   }
@@ -82,10 +86,9 @@ struct MaxPool2D : detail::PoolBase<Size, Stride, P> {
   template <class In, class Out>
   static void backward(const BackwardContext& c) {
     if (c.din == nullptr) return;
-    kernels::MaxPoolBackward(MaxPool2D::template pool_shape<In>(c.batch),
-                             c.dout,
-                             reinterpret_cast<const std::int32_t*>(c.aux),
-                             c.din);
+    kernels::MaxPoolBackward(
+        MaxPool2D::template pool_shape<In>(c.batch), c.dout,
+        reinterpret_cast<const std::int32_t*>(c.aux), c.din);
   }
 };
 
@@ -122,8 +125,18 @@ struct GlobalAveragePooling2D : LayerDefaults {
   template <class In>
   static kernels::PoolShape pool_shape(std::size_t batch) {
     using in = detail::Spatial<In>;
-    return {batch, std::size_t(in::h), std::size_t(in::w), std::size_t(in::c),
-            1, 1, std::size_t(in::h), std::size_t(in::w), 1, 1, 0, 0};
+    return {batch,
+            std::size_t(in::h),
+            std::size_t(in::w),
+            std::size_t(in::c),
+            1,
+            1,
+            std::size_t(in::h),
+            std::size_t(in::w),
+            1,
+            1,
+            0,
+            0};
   }
   template <class In, class Out>
   static void forward(const ForwardContext& c) {

@@ -2,10 +2,8 @@
 // layers: Rescaling (a fixed affine map) and Normalization (per-channel
 // statistics learned from the data by Model::adapt). Batches reach the first
 // layer scaled to [0, 1]; these map them further, in both training and
-// inference. Normalization's statistics are saved with the weights;
-// Rescaling's constants live in the model's type (a model file's
-// fingerprint does not record them, as it does not record LeakyReLU's
-// slope).
+// inference. Normalization's statistics are saved with the weights, and
+// both layers' constants are part of the model file's fingerprint.
 #pragma once
 
 #include <algorithm>
@@ -45,6 +43,8 @@ struct Rescaling : LayerDefaults {
   static constexpr std::string_view tag = "Rescaling";
   static constexpr float scale = static_cast<float>(Scale);
   static constexpr float offset = static_cast<float>(Offset);
+  static constexpr std::array<double, 2> fingerprint_constants = {Scale,
+                                                                  Offset};
   static constexpr bool backward_in_place = true;
 
   static std::string name() {
@@ -86,6 +86,7 @@ struct Normalization : LayerDefaults {
   static constexpr std::string_view tag = "Normalization";
   static constexpr bool backward_in_place = true;
   static constexpr bool adapts_to_data = true;  // see adapts_to_data_v
+  static constexpr std::array<double, 1> fingerprint_constants = {Epsilon};
 
   static std::string name() {
     if (Epsilon == 1e-7) return "Normalization";
