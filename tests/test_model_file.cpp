@@ -425,6 +425,25 @@ BOOST_AUTO_TEST_CASE(version_1_files_still_load) {
 
 // ---- what differs is named --------------------------------------------------
 
+// A file from before the fingerprint recorded layer constants: the same
+// layers by name, another fingerprint (here: the fingerprint at byte 24
+// changed and the CRC redone). The error says why.
+BOOST_AUTO_TEST_CASE(an_older_fingerprint_of_the_same_layers_is_explained) {
+  TempDir dir;
+  sq::Model<Net, Loss> m{sq::Seed{6}};
+  m.save(dir.path() / "new.sqm");
+  auto bytes = read_bytes(dir.path() / "new.sqm");
+  bytes[24] ^= 0x5A;
+  const auto crc = static_cast<std::uint32_t>(
+      crc32(0L, bytes.data(), static_cast<uInt>(bytes.size() - 4)));
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+  write_bytes(dir.path() / "old.sqm", bytes);
+  BOOST_CHECK_EXCEPTION(
+      m.load_weights(dir.path() / "old.sqm"), sq::io::ModelFileError,
+      error_has({"old.sqm", "another architecture", "layers read the same",
+                 "save it again"}));
+}
+
 // A file whose fingerprint matches but whose tensor has another shape (a
 // forged or mis-written file): the error gives both shapes.
 BOOST_AUTO_TEST_CASE(a_tensor_shape_mismatch_names_both_shapes) {

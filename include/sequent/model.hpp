@@ -991,9 +991,17 @@ class Model {
   // holds exactly this architecture's tensors and fitting class names.
   void check_file(const io::ModelFile& f, const std::string& name) const {
     if (f.fingerprint != fingerprint) {
+      // The layer names show the constants the fingerprint records, so equal
+      // descriptions mean a file from before it recorded them.
+      const std::string hint =
+          f.architecture == Net::architecture()
+              ? "\n  The layers read the same: the file comes from a sequent "
+                "before 2026-12-02, whose fingerprint left out layer "
+                "constants. Load it with that version and save it again."
+              : "";
       throw io::ModelFileError(
           name + ": saved from another architecture\n  file:  " +
-          f.architecture + "\n  model: " + Net::architecture());
+          f.architecture + "\n  model: " + Net::architecture() + hint);
     }
     const io::ModelFile mine = to_file(io::FileKind::kWeights);
     if (f.tensors.size() != mine.tensors.size()) {
