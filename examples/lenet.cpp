@@ -1,4 +1,5 @@
-// LeNet as in the classic CIFAR-10 tutorial: conv 3→6 5×5, max-pool, conv
+// LeNet as in the classic CIFAR-10 tutorial: pixels mapped to [−1, 1] (its
+// Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))), conv 3→6 5×5, max-pool, conv
 // 6→16 5×5, max-pool, then fully connected 120-84-10, trained with SGD
 // (lr 0.001, momentum 0.9) at batch 4. On Fashion-MNIST the first
 // convolution sees one channel.
@@ -13,6 +14,7 @@ namespace sq = sequent;
 
 template <int H, int W, int C>
 using LeNet = sq::Sequential<sq::Input<H, W, C>,                    //
+                             sq::Rescaling<2.0, -1.0>,              //
                              sq::Conv2D<6, 5>, sq::ReLU,            //
                              sq::MaxPool2D<2>,                      //
                              sq::Conv2D<16, 5>, sq::ReLU,           //
