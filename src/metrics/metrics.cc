@@ -2,6 +2,7 @@
 #include "sequent/metrics/metrics.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -12,9 +13,9 @@ double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
 
 void check_same_length(std::size_t predicted, std::size_t truth) {
   if (predicted != truth) {
-    throw std::invalid_argument(
-        "metrics: " + std::to_string(predicted) + " predictions for " +
-        std::to_string(truth) + " true labels");
+    throw std::invalid_argument("metrics: " + std::to_string(predicted) +
+                                " predictions for " + std::to_string(truth) +
+                                " true labels");
   }
 }
 
@@ -51,10 +52,10 @@ ConfusionMatrix confusion_matrix(std::span<const std::int32_t> predicted,
     for (const auto& [what, v] : {std::pair{"true label", truth[i]},
                                   std::pair{"prediction", predicted[i]}}) {
       if (v < 0 || static_cast<std::size_t>(v) >= classes) {
-        throw std::invalid_argument(
-            std::string("confusion_matrix: ") + what + " " +
-            std::to_string(v) + " at index " + std::to_string(i) +
-            " is not one of the " + std::to_string(classes) + " classes");
+        throw std::invalid_argument(std::string("confusion_matrix: ") + what +
+                                    " " + std::to_string(v) + " at index " +
+                                    std::to_string(i) + " is not one of the " +
+                                    std::to_string(classes) + " classes");
       }
     }
     ++m.counts[static_cast<std::size_t>(truth[i]) * classes +
@@ -73,16 +74,39 @@ double accuracy(std::span<const std::int32_t> predicted,
   return ratio(static_cast<double>(correct), static_cast<double>(truth.size()));
 }
 
+double top_k_accuracy(const Predictions& p, std::span<const std::int32_t> truth,
+                      std::size_t k) {
+  if (k == 0) throw std::invalid_argument("top_k_accuracy: k must be >= 1");
+  check_same_length(p.count, truth.size());
+  std::size_t hits = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    const std::int32_t label = truth[i];
+    if (label < 0 || static_cast<std::size_t>(label) >= p.classes) {
+      throw std::invalid_argument("top_k_accuracy: true label " +
+                                  std::to_string(label) + " at index " +
+                                  std::to_string(i) + " is not one of the " +
+                                  std::to_string(p.classes) + " classes");
+    }
+    const auto row = p.row(i);
+    const float mine = row[static_cast<std::size_t>(label)];
+    if (std::isnan(mine)) continue;
+    std::size_t above = 0;
+    for (const float q : row) above += q > mine;
+    hits += above < k;
+  }
+  return ratio(static_cast<double>(hits), static_cast<double>(truth.size()));
+}
+
 Report scores(const ConfusionMatrix& m, std::vector<std::string> class_names) {
   const std::size_t k = m.classes;
   if (class_names.empty()) {
-    for (std::size_t c = 0; c < k; ++c) class_names.push_back(std::to_string(c));
+    for (std::size_t c = 0; c < k; ++c)
+      class_names.push_back(std::to_string(c));
   }
   if (class_names.size() != k) {
-    throw std::invalid_argument("classification report: " +
-                                std::to_string(class_names.size()) +
-                                " class names for " + std::to_string(k) +
-                                " classes");
+    throw std::invalid_argument(
+        "classification report: " + std::to_string(class_names.size()) +
+        " class names for " + std::to_string(k) + " classes");
   }
   Report r;
   r.class_names = std::move(class_names);
@@ -104,8 +128,8 @@ Report scores(const ConfusionMatrix& m, std::vector<std::string> class_names) {
     r.per_class.push_back(s);
   }
   for (const ClassScores& s : r.per_class) {
-    const double w = ratio(static_cast<double>(s.support),
-                           static_cast<double>(r.total));
+    const double w =
+        ratio(static_cast<double>(s.support), static_cast<double>(r.total));
     r.macro_avg.precision += s.precision / static_cast<double>(k);
     r.macro_avg.recall += s.recall / static_cast<double>(k);
     r.macro_avg.f1 += s.f1 / static_cast<double>(k);
@@ -114,7 +138,8 @@ Report scores(const ConfusionMatrix& m, std::vector<std::string> class_names) {
     r.weighted_avg.f1 += s.f1 * w;
   }
   r.macro_avg.support = r.weighted_avg.support = r.total;
-  r.accuracy = ratio(static_cast<double>(correct), static_cast<double>(r.total));
+  r.accuracy =
+      ratio(static_cast<double>(correct), static_cast<double>(r.total));
   return r;
 }
 

@@ -50,6 +50,16 @@ ConfusionMatrix confusion_matrix(const Predictions& predictions,
 double accuracy(std::span<const std::int32_t> predicted,
                 std::span<const std::int32_t> truth);
 
+// The share of samples whose true class is among the k most probable of
+// predict()'s probabilities (Keras' sparse_top_k_categorical_accuracy).
+// Ties count in the sample's favour, as tf.math.in_top_k has them: the true
+// class is in the top k when fewer than k classes are strictly more
+// probable; a NaN probability for it never is. k >= the class count gives
+// 1. std::invalid_argument for k = 0, differing lengths or a label outside
+// [0, classes).
+double top_k_accuracy(const Predictions& predictions,
+                      std::span<const std::int32_t> truth, std::size_t k);
+
 struct ClassScores {
   double precision = 0;
   double recall = 0;
