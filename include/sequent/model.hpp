@@ -26,6 +26,7 @@
 #include "sequent/buffer.hpp"
 #include "sequent/data/dataset.hpp"
 #include "sequent/data/image.hpp"
+#include "sequent/data/split.hpp"
 #include "sequent/fuse.hpp"
 #include "sequent/io/model_file.hpp"
 #include "sequent/kernels/activation.hpp"
@@ -205,9 +206,11 @@ class Model {
   // counts and sizes are checked before anything changes
   // (std::invalid_argument naming the tensor and its layer).
   void set_weights(const std::vector<std::vector<float>>& values) {
+    std::vector<std::vector<WeightInfo>> infos;
     std::size_t expected = 0;
     for (std::size_t layer = 0; layer < Net::layer_count; ++layer) {
-      expected += weight_info(layer).size();
+      infos.push_back(weight_info(layer));
+      expected += infos.back().size();
     }
     if (values.size() != expected) {
       throw std::invalid_argument(
@@ -216,7 +219,7 @@ class Model {
     }
     std::size_t next = 0;
     for (std::size_t layer = 0; layer < Net::layer_count; ++layer) {
-      for (const WeightInfo& w : weight_info(layer)) {
+      for (const WeightInfo& w : infos[layer]) {
         if (values[next].size() != w.size()) {
           throw std::invalid_argument(
               "set_weights: tensor " + std::to_string(next) + " (layer " +
@@ -229,7 +232,7 @@ class Model {
     }
     next = 0;
     for (std::size_t layer = 0; layer < Net::layer_count; ++layer) {
-      const std::size_t count = weight_info(layer).size();
+      const std::size_t count = infos[layer].size();
       set_weights(layer,
                   {values.begin() + next, values.begin() + next + count});
       next += count;
@@ -631,11 +634,7 @@ class Model {
           (options.validation != nullptr ? " and a validation set" : ""));
     }
     const std::size_t n = train.size();
-    // Keras' split point, floor(n · (1 − split)): the float 0.7f, just
-    // under 0.7, still holds out 7 of 10.
-    const auto kept = static_cast<std::size_t>(
-        static_cast<double>(n) * (1.0 - static_cast<double>(split)));
-    const std::size_t held = n - kept;
+    const std::size_t held = data::held_out_count(n, split);
     if (held == 0 || held == n) {
       throw std::invalid_argument(
           "fit: validation_split " + detail::format_number(split) + " of " +

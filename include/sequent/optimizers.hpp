@@ -11,18 +11,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "sequent/format.hpp"
 #include "sequent/kernels/optimizer.hpp"
 
 namespace sequent {
 
 namespace detail {
-// A hyperparameter as a message shows it: %g, so that 1e-30 or -1e-9 is
-// not "0.000000".
-inline std::string format_number(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%g", value);
-  return buffer;
-}
 
 // Throws std::invalid_argument naming the optimiser and the field unless
 // value is finite and lo <= value (value < hi when hi_open, else <= hi).

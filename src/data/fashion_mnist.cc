@@ -25,10 +25,22 @@ constexpr std::array<std::string_view, 4> kFileStems = {
     "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
     "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
 
+// The same four files, as error messages list them.
+constexpr const char* kFileList =
+    "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+    "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each raw or .gz)";
+
 struct Located {
   fs::path directory;
   std::array<fs::path, 4> files;  // in kFileStems order
 };
+
+TrainTest load(const Located& located,
+               const std::vector<std::string>& class_names) {
+  const std::array<fs::path, 4>& files = located.files;
+  return {load_idx(files[0], files[1], class_names),
+          load_idx(files[2], files[3], class_names)};
+}
 
 bool is_file(const fs::path& path) {
   std::error_code error;  // unreadable places count as absent, never throw
@@ -113,14 +125,9 @@ TrainTest fashion_mnist(std::optional<fs::path> dir) {
         "Fashion-MNIST not found. Searched:\n" + searched +
         "Install it with `apt install dataset-fashion-mnist`, or set " +
         kEnvironmentVariable +
-        " (or pass a directory) to a directory holding "
-        "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-        "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each raw or "
-        ".gz).");
+        " (or pass a directory) to a directory holding " + kFileList + ".");
   }
-  const std::array<fs::path, 4>& files = located->files;
-  return {load_idx(files[0], files[1], fashion_mnist_classes()),
-          load_idx(files[2], files[3], fashion_mnist_classes())};
+  return load(*located, fashion_mnist_classes());
 }
 
 const std::vector<std::string>& mnist_classes() {
@@ -135,14 +142,10 @@ TrainTest mnist(const fs::path& dir) {
   if (!located) {
     throw std::runtime_error(
         "MNIST not found in " + dir.string() + ":\n" + searched +
-        "MNIST is not packaged for Debian: pass the directory holding its "
-        "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-        "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each raw or "
-        ".gz), as LeCun and Cortes distribute them.");
+        "MNIST is not packaged for Debian: pass the directory holding its " +
+        kFileList + ", as LeCun and Cortes distribute them.");
   }
-  const std::array<fs::path, 4>& files = located->files;
-  return {load_idx(files[0], files[1], mnist_classes()),
-          load_idx(files[2], files[3], mnist_classes())};
+  return load(*located, mnist_classes());
 }
 
 }  // namespace sequent::data

@@ -2,19 +2,14 @@
 #include "sequent/data/split.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "sequent/format.hpp"
+
 namespace sequent::data {
 namespace {
-
-std::string format_fraction(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", value);
-  return text;
-}
 
 std::string describe(const Dataset& data) {
   return "Dataset " + (data.source().empty() ? "(no source)" : data.source()) +
@@ -77,21 +72,26 @@ std::vector<std::size_t> class_counts(const Dataset& data) {
   return counts;
 }
 
+std::size_t held_out_count(std::size_t n, double fraction) {
+  const auto kept =
+      static_cast<std::size_t>(static_cast<double>(n) * (1.0 - fraction));
+  return n - kept;
+}
+
 TrainTest train_test_split(const Dataset& data, const SplitOptions& options) {
   const double fraction = options.test_fraction;
   if (!(fraction > 0.0 && fraction < 1.0)) {
     throw std::invalid_argument(describe(data) +
                                 ": train_test_split needs a test_fraction in "
                                 "(0, 1), got " +
-                                format_fraction(fraction));
+                                detail::format_number(fraction));
   }
   const std::size_t n = data.size();
-  const auto kept =
-      static_cast<std::size_t>(static_cast<double>(n) * (1.0 - fraction));
-  const std::size_t test_count = n - kept;
+  const std::size_t test_count = held_out_count(n, fraction);
+  const std::size_t kept = n - test_count;
   if (test_count == 0 || test_count == n) {
     throw std::invalid_argument(
-        describe(data) + ": test_fraction " + format_fraction(fraction) +
+        describe(data) + ": test_fraction " + detail::format_number(fraction) +
         " leaves " +
         (test_count == 0 ? "no test samples" : "no train samples"));
   }

@@ -83,6 +83,34 @@ bool higher_is_better(const std::string& metric, MonitorMode mode) {
   return false;
 }
 
+namespace {
+
+// The epoch's value of `monitor`, or not_measured's error naming `who`
+// when the epoch did not measure it.
+double monitored_value(const EpochRecord& r, const std::string& monitor,
+                       const char* who) {
+  if (!measured(r, monitor)) throw not_measured(who, monitor);
+  return metric_value(r, monitor);
+}
+
+// The best value a monitor starts from: the worst possible one, so that
+// any measured value improves on it.
+double worst_value(const std::string& monitor, MonitorMode mode) {
+  return higher_is_better(monitor, mode)
+             ? -std::numeric_limits<double>::infinity()
+             : std::numeric_limits<double>::infinity();
+}
+
+// Whether `value` beats `best` by more than min_delta in the monitor's
+// direction; never for NaN.
+bool improves(double value, double best, double min_delta,
+              const std::string& monitor, MonitorMode mode) {
+  return higher_is_better(monitor, mode) ? value > best + min_delta
+                                         : value < best - min_delta;
+}
+
+}  // namespace
+
 // ---- CSVLogger
 // ---------------------------------------------------------------
 
@@ -134,9 +162,7 @@ void EarlyStopping::on_train_begin(TrainingControl& control) {
   if (!will_measure(control, options_.monitor)) {
     throw not_measured("EarlyStopping", options_.monitor);
   }
-  best_ = higher_is_better(options_.monitor, options_.mode)
-              ? -std::numeric_limits<double>::infinity()
-              : std::numeric_limits<double>::infinity();
+  best_ = worst_value(options_.monitor, options_.mode);
   best_epoch_ = waited_ = stopped_epoch_ = 0;
   best_weights_.clear();
   best_state_.clear();
@@ -147,13 +173,9 @@ void EarlyStopping::on_train_begin(TrainingControl& control) {
 // and training stops once the wait reaches patience.
 void EarlyStopping::on_epoch_end(const EpochRecord& r,
                                  TrainingControl& control) {
-  if (!measured(r, options_.monitor)) {
-    throw not_measured("EarlyStopping", options_.monitor);
-  }
-  const double value = metric_value(r, options_.monitor);
-  const bool better = higher_is_better(options_.monitor, options_.mode)
-                          ? value > best_ + options_.min_delta
-                          : value < best_ - options_.min_delta;
+  const double value = monitored_value(r, options_.monitor, "EarlyStopping");
+  const bool better = improves(value, best_, options_.min_delta,
+                               options_.monitor, options_.mode);
   if (better) {  // false for NaN
     best_ = value;
     best_epoch_ = r.epoch;
@@ -207,9 +229,7 @@ void ReduceLROnPlateau::on_train_begin(TrainingControl& control) {
   if (!will_measure(control, options_.monitor)) {
     throw not_measured("ReduceLROnPlateau", options_.monitor);
   }
-  best_ = higher_is_better(options_.monitor, options_.mode)
-              ? -std::numeric_limits<double>::infinity()
-              : std::numeric_limits<double>::infinity();
+  best_ = worst_value(options_.monitor, options_.mode);
   waited_ = cooldown_left_ = 0;
   reduced_after_.clear();
 }
@@ -220,17 +240,14 @@ void ReduceLROnPlateau::on_train_begin(TrainingControl& control) {
 // (if above min_lr) and the cooldown starts.
 void ReduceLROnPlateau::on_epoch_end(const EpochRecord& r,
                                      TrainingControl& control) {
-  if (!measured(r, options_.monitor)) {
-    throw not_measured("ReduceLROnPlateau", options_.monitor);
-  }
-  const double value = metric_value(r, options_.monitor);
+  const double value =
+      monitored_value(r, options_.monitor, "ReduceLROnPlateau");
   if (cooldown_left_ > 0) {
     --cooldown_left_;
     waited_ = 0;
   }
-  const bool better = higher_is_better(options_.monitor, options_.mode)
-                          ? value > best_ + options_.min_delta
-                          : value < best_ - options_.min_delta;
+  const bool better = improves(value, best_, options_.min_delta,
+                               options_.monitor, options_.mode);
   if (better) {  // false for NaN
     best_ = value;
     waited_ = 0;
@@ -327,15 +344,12 @@ void ModelCheckpoint::on_train_begin(TrainingControl& control) {
 void ModelCheckpoint::on_epoch_end(const EpochRecord& r,
                                    TrainingControl& control) {
   if (options_.save_best_only) {
-    if (!measured(r, options_.monitor)) {
-      throw not_measured("ModelCheckpoint", options_.monitor);
-    }
-    const double value = metric_value(r, options_.monitor);
+    const double value =
+        monitored_value(r, options_.monitor, "ModelCheckpoint");
     if (std::isnan(value)) return;  // a diverged epoch is never the best
     const bool better =
         !have_best_ ||
-        (higher_is_better(options_.monitor, options_.mode) ? value > best_
-                                                           : value < best_);
+        improves(value, best_, 0.0, options_.monitor, options_.mode);
     if (!better) return;
     best_ = value;
     have_best_ = true;

@@ -19,9 +19,15 @@ Dataset select(const Dataset& data, std::span<const std::uint32_t> indices);
 // counts[c] = how many samples have label c, for c < num_classes().
 std::vector<std::size_t> class_counts(const Dataset& data);
 
+// How many of n samples a share `fraction` holds out: n − ⌊n·(1 −
+// fraction)⌋, Keras' validation_split rule (the float 0.7f, just under 0.7,
+// still holds out 7 of 10). train_test_split and fit's .validation_split
+// both count this way.
+std::size_t held_out_count(std::size_t n, double fraction);
+
 struct SplitOptions {
-  // The share of the samples that goes to the test part: n − ⌊n·(1 −
-  // fraction)⌋ of n, Keras' validation_split rule.
+  // The share of the samples that goes to the test part, counted by
+  // held_out_count.
   double test_fraction = 0.25;
   // Draw the parts at random (seeded); otherwise the test part is the last
   // samples (of each class, when stratified), in their original order.
