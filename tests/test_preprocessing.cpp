@@ -39,6 +39,28 @@ struct Run {
                                   state.data()});
     return din;
   }
+  // backward's d(Σ out ⊙ R)/d(in) against central finite differences of
+  // the forward pass, for every input.
+  void check_finite_differences(float h, double tolerance) {
+    const auto r = random_vector(in.size(), 5);
+    const auto din = backward(r);
+    const auto loss = [&] {
+      const auto out = forward();
+      double sum = 0;
+      for (std::size_t i = 0; i < out.size(); ++i) sum += double(out[i]) * r[i];
+      return sum;
+    };
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      const float saved = in[i];
+      in[i] = saved + h;
+      const double up = loss();
+      in[i] = saved - h;
+      const double down = loss();
+      in[i] = saved;
+      BOOST_TEST_REQUIRE(din[i] == (up - down) / (2.0 * h),
+                         boost::test_tools::tolerance(tolerance));
+    }
+  }
 };
 
 // Images whose three channels have their own spread: red around 50, green
@@ -103,6 +125,17 @@ BOOST_AUTO_TEST_CASE(normalization_standardises_each_channel) {
   for (std::size_t i = 0; i < same.size(); ++i) {
     BOOST_TEST_REQUIRE(same[i] == run.in[i]);
   }
+}
+
+BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
+  using In = sq::Shape<3, 4, 3>;
+  Run<sq::Rescaling<2.0, -1.0>, In>{2}.check_finite_differences(1e-2f, 1e-3);
+  Run<sq::Rescaling<-0.25, 3.0>, In>{3}.check_finite_differences(1e-2f, 1e-3);
+  Run<sq::Normalization<>, In>{2, {0.5f, -1.0f, 0.25f, 4.0f, 0.09f, 1.5f}}
+      .check_finite_differences(1e-2f, 1e-3);
+  // A rank-1 input: one statistic per feature.
+  Run<sq::Normalization<>, sq::Shape<4>>{3, {1, 2, 3, 4, 0.5f, 2, 0.25f, 8}}
+      .check_finite_differences(1e-2f, 1e-3);
 }
 
 BOOST_AUTO_TEST_CASE(adapt_learns_the_channel_statistics_of_images) {
