@@ -124,8 +124,10 @@ inline void TransformGradientTile(const WinogradGradient& w, std::size_t index,
     const std::size_t valid = std::min(lanes, p.out_c - o);
     // A dY: 6 rows of 4, column by column (outputs past the image are 0).
     V rows[kWinogradPatch][kWinogradTile];
+    HWY_UNROLL(4)
     for (std::size_t j = 0; j < kWinogradTile; ++j) {
       V column[kWinogradTile], m[kWinogradPatch];
+      HWY_UNROLL(4)
       for (std::size_t i = 0; i < kWinogradTile; ++i) {
         column[i] =
             i < rows_inside && j < cols_inside
@@ -133,12 +135,15 @@ inline void TransformGradientTile(const WinogradGradient& w, std::size_t index,
                 : hn::Zero(d);
       }
       GradientTransform1D(d, column, m);
+      HWY_UNROLL(6)
       for (std::size_t i = 0; i < kWinogradPatch; ++i) rows[i][j] = m[i];
     }
     // (A dY) Aᵀ, row by row.
+    HWY_UNROLL(6)
     for (std::size_t i = 0; i < kWinogradPatch; ++i) {
       V m[kWinogradPatch];
       GradientTransform1D(d, rows[i], m);
+      HWY_UNROLL(6)
       for (std::size_t j = 0; j < kWinogradPatch; ++j) {
         hn::StoreU(m[j], d,
                    out + (i * kWinogradPatch + j) * position_floats + o);
@@ -160,19 +165,24 @@ inline void KernelGradientFromProducts(const WinogradGradient& w,
       const std::size_t valid = std::min(lanes, out_c - o);
       // Gᵀ dU: 3 rows of 6, column by column.
       V rows[3][kWinogradPatch];
+      HWY_UNROLL(6)
       for (std::size_t j = 0; j < kWinogradPatch; ++j) {
         V column[kWinogradPatch], g[3];
+        HWY_UNROLL(6)
         for (std::size_t i = 0; i < kWinogradPatch; ++i) {
           column[i] =
               hn::LoadU(d, w.du + (i * kWinogradPatch + j) * position_floats +
                                c * w.o_stride + o);
         }
         KernelGradient1D(d, column, g);
+        HWY_UNROLL(3)
         for (std::size_t ky = 0; ky < 3; ++ky) rows[ky][j] = g[ky];
       }
+      HWY_UNROLL(3)
       for (std::size_t ky = 0; ky < 3; ++ky) {
         V g[3];
         KernelGradient1D(d, rows[ky], g);
+        HWY_UNROLL(3)
         for (std::size_t kx = 0; kx < 3; ++kx) {
           StoreFirst(d, g[kx],
                      w.dweights + ((ky * 3 + kx) * channels + c) * out_c + o,
