@@ -1,6 +1,6 @@
-// The optimiser updates and the L2 pass: the scalar references against
-// values worked out by hand, then every compiled SIMD target against the
-// references over odd sizes, misaligned pointers, several steps and every
+// The optimiser updates and the kernel-penalty pass: the scalar references
+// against values worked out by hand, then every compiled SIMD target against
+// the references over odd sizes, misaligned pointers, several steps and every
 // option.
 #define BOOST_TEST_MODULE optimizer
 #include <omp.h>
@@ -488,67 +488,77 @@ namespace {
 
 // Ranges at odd offsets and of odd sizes in one misaligned buffer, with a gap
 // between them that the pass must not touch; the large one spans more than
-// one round of blocks and is split over threads.
-std::vector<kernels::L2Range> L2Ranges() {
-  return {{3, 1000, 1e-2f}, {1005, 17, 0.5f},       {1030, 0, 1.0f},
-          {1031, 1, 3e-4f}, {1100, 150'003, 1e-4f}, {151'200, 33, 0.0f}};
+// one round of blocks and is split over threads. L2 alone, L1 alone, both,
+// and neither.
+std::vector<kernels::PenaltyRange> PenaltyRanges() {
+  return {{3, 1000, 0.0f, 1e-2f},        {1005, 17, 0.3f, 0.5f},
+          {1030, 0, 1.0f, 1.0f},         {1031, 1, 2e-3f, 3e-4f},
+          {1100, 150'003, 1e-5f, 1e-4f}, {151'200, 33, 0.0f, 0.0f},
+          {151'240, 41, 1e-3f, 0.0f}};
 }
-constexpr std::size_t kL2Buffer = 151'300;
+constexpr std::size_t kPenaltyBuffer = 151'300;
 
 }  // namespace
 
-// λ = 0.5 on w = (1, −2, 3) and λ = 0.1 on w = 4 by hand: penalty
-// 0.5·14 + 0.1·16 = 8.6, gradients 2λw added to (1, 1, 1, 1).
-BOOST_DATA_TEST_CASE(l2_matches_hand_computed_values, sequent::test::targets(),
-                     target) {
+// By hand: l2 = 0.5 on w = (1, −2, 3), l1 = 0.25 and l2 = 0.1 on w = (4, 0),
+// l1 = 2 on w = −0.5: penalty 0.5·14 + 0.25·4 + 0.1·16 + 2·0.5 = 10.6;
+// gradients 2·l2·w + l1·sign(w) (sign 0 at 0) added to ones.
+BOOST_DATA_TEST_CASE(penalty_matches_hand_computed_values,
+                     sequent::test::targets(), target) {
   sequent::test::TargetScope scope(target);
-  const kernels::L2Range ranges[] = {{0, 3, 0.5f}, {4, 1, 0.1f}};
-  for (const auto l2 :
-       {kernels::L2RegularizeReference, kernels::L2Regularize}) {
-    const float params[] = {1.0f, -2.0f, 3.0f, 100.0f, 4.0f};
-    float grads[] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
-    BOOST_TEST(l2(params, grads, ranges, 2) == 8.6, tt::tolerance(1e-6));
-    const float expected[] = {2.0f, -1.0f, 4.0f, 1.0f, 1.8f};
-    for (int i = 0; i < 5; ++i) {
+  const kernels::PenaltyRange ranges[] = {
+      {0, 3, 0.0f, 0.5f}, {4, 2, 0.25f, 0.1f}, {6, 1, 2.0f, 0.0f}};
+  for (const auto penalty :
+       {kernels::KernelPenaltyReference, kernels::KernelPenalty}) {
+    const float params[] = {1.0f, -2.0f, 3.0f, 100.0f, 4.0f, 0.0f, -0.5f};
+    float grads[] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+    BOOST_TEST(penalty(params, grads, ranges, 3) == 10.6, tt::tolerance(1e-6));
+    const float expected[] = {2.0f, -1.0f, 4.0f, 1.0f, 2.05f, 1.0f, -1.0f};
+    for (int i = 0; i < 7; ++i) {
       BOOST_TEST(grads[i] == expected[i], tt::tolerance(1e-6f));
     }
-    BOOST_TEST(l2(params, nullptr, ranges, 2) == 8.6, tt::tolerance(1e-6));
-    BOOST_TEST(l2(params, grads, ranges, 0) == 0.0);
+    BOOST_TEST(penalty(params, nullptr, ranges, 3) == 10.6,
+               tt::tolerance(1e-6));
+    BOOST_TEST(penalty(params, grads, ranges, 0) == 0.0);
   }
 }
 
-BOOST_DATA_TEST_CASE(l2_matches_reference, sequent::test::targets(), target) {
+BOOST_DATA_TEST_CASE(penalty_matches_reference, sequent::test::targets(),
+                     target) {
   sequent::test::TargetScope scope(target);
-  const std::vector<kernels::L2Range> ranges = L2Ranges();
-  MisalignedBuffer params(kL2Buffer), grads(kL2Buffer);
-  FillUniform(params.data(), kL2Buffer, -1.0f, 1.0f, 71);
-  FillGradients(grads.data(), kL2Buffer, 72);
+  const std::vector<kernels::PenaltyRange> ranges = PenaltyRanges();
+  MisalignedBuffer params(kPenaltyBuffer), grads(kPenaltyBuffer);
+  FillUniform(params.data(), kPenaltyBuffer, -1.0f, 1.0f, 71);
+  // Some exact zeros, whose L1 subgradient is 0.
+  for (std::size_t i = 1005; i < kPenaltyBuffer; i += 97) params.data()[i] = 0;
+  FillGradients(grads.data(), kPenaltyBuffer, 72);
   std::vector<float> expected = grads.copy();
-  const double expected_penalty = kernels::L2RegularizeReference(
+  const double expected_penalty = kernels::KernelPenaltyReference(
       params.data(), expected.data(), ranges.data(), ranges.size());
   const std::vector<float> before = grads.copy();
-  const double penalty = kernels::L2Regularize(params.data(), grads.data(),
-                                               ranges.data(), ranges.size());
-  // Σ w² of positive terms in float blocks of 1024: at most ~256 rounding
+  const double penalty = kernels::KernelPenalty(params.data(), grads.data(),
+                                                ranges.data(), ranges.size());
+  // Sums of positive terms in float blocks of 1024: at most ~256 rounding
   // steps per accumulator on a one-lane target, 1.5e-5 relative.
   BOOST_TEST(penalty == expected_penalty, tt::tolerance(2e-5));
-  // Each gradient is one FMA or a multiply and an add of the same terms.
+  // Each gradient is at most an FMA and an add of the same terms.
   std::vector<float> magnitude = Absolute(before);
-  kernels::L2RegularizeReference(Absolute(params.copy()).data(),
-                                 magnitude.data(), ranges.data(),
-                                 ranges.size());
-  ExpectClose(grads.copy(), expected, magnitude, "l2 gradients");
-  // Outside the ranges (and in the λ = 0 one) nothing moved, bit for bit.
+  kernels::KernelPenaltyReference(Absolute(params.copy()).data(),
+                                  magnitude.data(), ranges.data(),
+                                  ranges.size());
+  ExpectClose(grads.copy(), expected, magnitude, "penalty gradients");
+  // Outside the ranges (and in the all-zero one) nothing moved, bit for
+  // bit; neither did the gradients of exact zeros under L1 alone.
   const std::vector<float> after = grads.copy();
-  std::vector<bool> covered(kL2Buffer, false);
+  std::vector<bool> covered(kPenaltyBuffer, false);
   for (const auto& r : ranges) {
-    if (r.lambda == 0.0f) continue;
+    if (r.l1 == 0.0f && r.l2 == 0.0f) continue;
     for (std::size_t i = r.offset; i < r.offset + r.count; ++i) {
-      covered[i] = true;
+      covered[i] = !(r.l2 == 0.0f && params.data()[i] == 0.0f);
     }
   }
   std::size_t untouched = 0;
-  for (std::size_t i = 0; i < kL2Buffer; ++i) {
+  for (std::size_t i = 0; i < kPenaltyBuffer; ++i) {
     if (!covered[i]) {
       BOOST_TEST(after[i] == before[i], "element " << i);
       ++untouched;
@@ -556,19 +566,42 @@ BOOST_DATA_TEST_CASE(l2_matches_reference, sequent::test::targets(), target) {
   }
   BOOST_TEST(untouched > 100u);
   // Without gradients: the same penalty, bit for bit.
-  BOOST_TEST(kernels::L2Regularize(params.data(), nullptr, ranges.data(),
-                                   ranges.size()) == penalty);
+  BOOST_TEST(kernels::KernelPenalty(params.data(), nullptr, ranges.data(),
+                                    ranges.size()) == penalty);
 }
 
-// AdamW, RMSprop and the L2 pass split large buffers over threads; the split
-// must not change a bit, the penalty (a reduction) included.
+// L1 alone on weights of both signs: the gradient moves by exactly ±l1
+// (one add), the penalty is l1·Σ |w|.
+BOOST_DATA_TEST_CASE(l1_gradient_is_the_sign, sequent::test::targets(),
+                     target) {
+  sequent::test::TargetScope scope(target);
+  constexpr std::size_t kCount = 45;  // whole vectors and a tail
+  MisalignedBuffer params(kCount), grads(kCount);
+  double sum = 0.0;
+  for (std::size_t i = 0; i < kCount; ++i) {
+    params.data()[i] = (i % 3 == 0 ? -1.0f : 1.0f) * (0.25f + i);
+    grads.data()[i] = 0.5f;
+    sum += 0.25 + i;
+  }
+  const kernels::PenaltyRange range{0, kCount, 0.125f, 0.0f};
+  BOOST_TEST(kernels::KernelPenalty(params.data(), grads.data(), &range, 1) ==
+                 0.125 * sum,
+             tt::tolerance(1e-6));
+  for (std::size_t i = 0; i < kCount; ++i) {
+    BOOST_TEST(grads.data()[i] == (i % 3 == 0 ? 0.375f : 0.625f),
+               "element " << i);
+  }
+}
+
+// AdamW, RMSprop and the penalty pass split large buffers over threads; the
+// split must not change a bit, the penalty (a reduction) included.
 BOOST_AUTO_TEST_CASE(new_updates_do_not_depend_on_thread_count) {
   constexpr std::size_t kCount = 300'001;
   std::vector<float> initial(kCount), grads(kCount);
   FillUniform(initial.data(), kCount, -1.0f, 1.0f, 81);
   FillGradients(grads.data(), kCount, 82);
-  const std::vector<kernels::L2Range> ranges = {{5, 250'000, 1e-3f},
-                                                {250'100, 49'000, 2e-2f}};
+  const std::vector<kernels::PenaltyRange> ranges = {
+      {5, 250'000, 1e-4f, 1e-3f}, {250'100, 49'000, 0.0f, 2e-2f}};
   const int max_threads = omp_get_max_threads();
   std::vector<float> results[2];
   double penalties[2];
@@ -578,8 +611,8 @@ BOOST_AUTO_TEST_CASE(new_updates_do_not_depend_on_thread_count) {
                        v(kCount, 0.2f), s(kCount, 0.3f), b(kCount, 0.4f),
                        a(kCount, 0.01f);
     const int slot = threads == 1 ? 0 : 1;
-    penalties[slot] = kernels::L2Regularize(params.data(), g.data(),
-                                            ranges.data(), ranges.size());
+    penalties[slot] = kernels::KernelPenalty(params.data(), g.data(),
+                                             ranges.data(), ranges.size());
     kernels::AdamWUpdate(params.data(), g.data(), m.data(), v.data(), kCount,
                          1e-3f, 0.9f, 0.999f, 1e-7f, 4e-3f, 5);
     kernels::RmsPropUpdate(params.data(), g.data(), s.data(), b.data(),

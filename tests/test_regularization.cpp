@@ -1,7 +1,8 @@
-// L2<λ, Layer> through whole models: the compile-time table, fusion through
-// the wrapper, the penalty in the training loss and not in evaluate(), the
-// gradient against finite differences, only kernels touched, fused and
-// unfused plans agreeing, and weights shared with the bare architecture.
+// L1, L2 and L1L2 through whole models: the compile-time table, fusion
+// through the wrapper, the penalty in the training loss and not in
+// evaluate(), the gradient against finite differences, only kernels
+// touched, fused and unfused plans agreeing, weights shared with the bare
+// architecture, and what each penalty does to trained kernels.
 #define BOOST_TEST_MODULE regularization
 #include <unistd.h>
 
@@ -35,6 +36,11 @@ using RegMlp =
 using PlainMlp =
     sq::Sequential<sq::Input<6, 6, 1>, sq::Flatten, sq::Dense<16>, sq::ReLU,
                    sq::Dense<8>, sq::Tanh, sq::Dense<4>, sq::Softmax>;
+// The same MLP under L1 on layer 1 and both penalties on layer 5.
+using MixedMlp =
+    sq::Sequential<sq::Input<6, 6, 1>, sq::Flatten, sq::L1<0.01, sq::Dense<16>>,
+                   sq::ReLU, sq::Dense<8>, sq::Tanh,
+                   sq::L1L2<0.01, 0.02, sq::Dense<4>>, sq::Softmax>;
 
 // Both convolutions and the last Dense regularised; BatchNorm follows the
 // first convolution and the unregularised Dense<6>.
@@ -56,28 +62,43 @@ template <class Net, std::size_t Layer>
 constexpr std::size_t offset_of =
     sq::at_t<Layer, typename Net::layers>::param_offset;
 
-using MlpTable = sq::L2Table<RegMlp>;
+using MlpTable = sq::PenaltyTable<RegMlp>;
 static_assert(MlpTable::size == 2);
 static_assert(MlpTable::ranges[0].offset == offset_of<RegMlp, 1>);
 static_assert(MlpTable::ranges[0].count == 36 * 16);  // kernel, not bias
-static_assert(MlpTable::ranges[0].lambda == 0.05f);
+static_assert(MlpTable::ranges[0].l1 == 0.0f);
+static_assert(MlpTable::ranges[0].l2 == 0.05f);
 static_assert(MlpTable::ranges[1].offset == offset_of<RegMlp, 5>);
 static_assert(MlpTable::ranges[1].count == 8 * 4);
-static_assert(MlpTable::ranges[1].lambda == 0.02f);
+static_assert(MlpTable::ranges[1].l2 == 0.02f);
 static_assert(MlpTable::weights == 36 * 16 + 8 * 4);
-static_assert(sq::L2Table<PlainMlp>::size == 0);
+static_assert(MlpTable::l1_kernels == 0 && MlpTable::l2_kernels == 2);
+static_assert(sq::PenaltyTable<PlainMlp>::size == 0);
 
-using CnnTable = sq::L2Table<RegCnn>;
+using MixedTable = sq::PenaltyTable<MixedMlp>;
+static_assert(MixedTable::size == 2);
+static_assert(MixedTable::ranges[0].offset == offset_of<MixedMlp, 1>);
+static_assert(MixedTable::ranges[0].l1 == 0.01f);
+static_assert(MixedTable::ranges[0].l2 == 0.0f);
+static_assert(MixedTable::ranges[1].offset == offset_of<MixedMlp, 5>);
+static_assert(MixedTable::ranges[1].l1 == 0.01f);
+static_assert(MixedTable::ranges[1].l2 == 0.02f);
+static_assert(MixedTable::l1_kernels == 2 && MixedTable::l2_kernels == 1);
+static_assert(MixedMlp::fingerprint == PlainMlp::fingerprint);
+
+using CnnTable = sq::PenaltyTable<RegCnn>;
 static_assert(CnnTable::size == 3);
 static_assert(CnnTable::ranges[0].count == 3 * 3 * 1 * 4);
 static_assert(CnnTable::ranges[1].offset == offset_of<RegCnn, 4>);
 static_assert(CnnTable::ranges[1].count == 3 * 3 * 4 * 5);
 static_assert(CnnTable::ranges[2].offset == offset_of<RegCnn, 10>);
 
-// λ = 0 is allowed (as Keras' l2(0.)) and costs nothing at run time.
+// Factors of 0 are allowed (as Keras' l2(0.)) and cost nothing at run time.
 static_assert(
-    sq::L2Table<
-        sq::Sequential<sq::Input<3>, sq::L2<0.0, sq::Dense<2>>>>::size == 0);
+    sq::PenaltyTable<sq::Sequential<sq::Input<3>, sq::L2<0.0, sq::Dense<2>>,
+                                    sq::L1<0.0, sq::Dense<2>>,
+                                    sq::L1L2<0.0, 0.0, sq::Dense<2>>>>::size ==
+    0);
 
 // The wrapper changes neither the layout nor the architecture's identity.
 static_assert(RegMlp::param_buffer_size == PlainMlp::param_buffer_size);
@@ -126,22 +147,62 @@ static_assert(
 
 // ---- helpers ----------------------------------------------------------------
 
-// λ·Σ w² over the kernels of the given layers, from get_weights: the
-// penalty computed independently of the library's table and kernel.
+// Σ (l1·Σ |w| + l2·Σ w²) over the kernels of the given layers, from
+// get_weights: the penalty computed independently of the library's table
+// and kernel.
+struct Penalty {
+  int layer;
+  double l1, l2;
+};
 template <class M>
-double hand_penalty(const M& m,
-                    std::initializer_list<std::pair<int, double>> layers) {
+double hand_penalty(const M& m, std::initializer_list<Penalty> layers) {
   double total = 0;
-  for (const auto& [layer, lambda] : layers) {
-    double squares = 0;
-    const auto tensors = m.get_weights(layer);  // kernel first
-    for (float w : tensors[0]) squares += double(w) * w;
-    total += lambda * squares;
+  for (const Penalty& p : layers) {
+    double absolutes = 0, squares = 0;
+    const auto tensors = m.get_weights(p.layer);  // kernel first
+    for (float w : tensors[0]) {
+      absolutes += std::fabs(double(w));
+      squares += double(w) * w;
+    }
+    total += p.l1 * absolutes + p.l2 * squares;
   }
   return total;
 }
 double mlp_penalty(const sq::Model<RegMlp, Loss>& m) {
-  return hand_penalty(m, {{1, 0.05}, {5, 0.02}});
+  return hand_penalty(m, {{1, 0.0, 0.05}, {5, 0.0, 0.02}});
+}
+double mixed_penalty(const sq::Model<MixedMlp, Loss>& m) {
+  return hand_penalty(m, {{1, 0.01, 0.0}, {5, 0.01, 0.02}});
+}
+
+// Central differences of `loss` against the gradient one SGD step with
+// lr = 1 took (before − after), at every third parameter whose value is
+// farther than the step from 0 (|w| has a kink there); returns how many
+// were checked.
+template <class M, class Loss>
+std::size_t check_gradient(M& model, const std::vector<float>& before,
+                           const std::vector<float>& after, const Loss& loss) {
+  auto params = model.parameters();
+  std::copy(before.begin(), before.end(), params.begin());
+  const float h = 5e-3f;
+  std::size_t checked = 0;
+  for (std::size_t i = 0; i < params.size(); i += 3) {
+    const float saved = params[i];
+    if (std::fabs(saved) < 2 * h) continue;
+    params[i] = saved + h;
+    const double up = loss();
+    params[i] = saved - h;
+    const double down = loss();
+    params[i] = saved;
+    const double numeric = (up - down) / (2.0 * h);
+    const double analytic = double(before[i]) - after[i];
+    BOOST_TEST(
+        std::fabs(analytic - numeric) <= 2e-3 + 2e-2 * std::fabs(numeric),
+        "parameter " << i << ": backward " << analytic << ", finite difference "
+                     << numeric);
+    ++checked;
+  }
+  return checked;
 }
 
 using sequent::test::TempDir;
@@ -187,33 +248,33 @@ BOOST_AUTO_TEST_CASE(regularised_gradient_matches_finite_differences) {
   const auto before = params_of(model);
   model.train_step(batch.view(), sq::SGD{.lr = 1.0f});
   const auto after = params_of(model);
-  auto params = model.parameters();
-  std::copy(before.begin(), before.end(), params.begin());
-  const auto loss = [&] {
+  const std::size_t checked = check_gradient(model, before, after, [&] {
     return model.evaluate(data).loss + mlp_penalty(model);
-  };
-  const float h = 5e-3f;
-  std::size_t checked = 0, penalised = 0;
-  for (std::size_t i = 0; i < params.size(); i += 3) {
-    const float saved = params[i];
-    params[i] = saved + h;
-    const double up = loss();
-    params[i] = saved - h;
-    const double down = loss();
-    params[i] = saved;
-    const double numeric = (up - down) / (2.0 * h);
-    const double analytic = double(before[i]) - after[i];
-    BOOST_TEST(
-        std::fabs(analytic - numeric) <= 2e-3 + 2e-2 * std::fabs(numeric),
-        "parameter " << i << ": backward " << analytic << ", finite difference "
-                     << numeric);
-    ++checked;
-    // In the first kernel 2λw is ~0.03, ten times the tolerance: a missing
-    // or wrongly scaled penalty gradient fails here.
-    penalised += i < 36 * 16 && std::fabs(0.1 * before[i]) > 1e-2;
+  });
+  BOOST_TEST(checked > 200u);
+  // In the first kernel 2λw is ~0.03, ten times the tolerance: a missing
+  // or wrongly scaled penalty gradient fails above.
+  std::size_t penalised = 0;
+  for (std::size_t i = 0; i < 36 * 16; i += 3) {
+    penalised += std::fabs(0.1 * before[i]) > 1e-2;
   }
-  BOOST_TEST(checked > 250u);
   BOOST_TEST(penalised > 50u);
+}
+
+// The same with L1 on one kernel and L1 + L2 on another: l1·sign(w) is 0.01
+// on every kernel weight, five times the tolerance.
+BOOST_AUTO_TEST_CASE(l1_gradient_matches_finite_differences) {
+  const auto data = quadrant_images(5, 48);
+  const auto batch = first_batch(data, 5);
+  sq::Model<MixedMlp, Loss> model{sq::Seed{5}};
+  const auto before = params_of(model);
+  model.train_step(batch.view(), sq::SGD{.lr = 1.0f});
+  const auto after = params_of(model);
+  BOOST_TEST(model.regularization_loss() > 0.0);
+  const std::size_t checked = check_gradient(model, before, after, [&] {
+    return model.evaluate(data).loss + mixed_penalty(model);
+  });
+  BOOST_TEST(checked > 200u);
 }
 
 // Against the bare network of the same weights, one SGD step (lr = 1)
@@ -231,9 +292,9 @@ BOOST_AUTO_TEST_CASE(only_the_kernels_are_regularised) {
   plain.train_step(batch.view(), sq::SGD{.lr = 1.0f});
   const auto a = params_of(reg), b = params_of(plain);
   std::vector<float> lambda(a.size(), 0.0f);
-  for (const auto& r : sq::L2Table<RegCnn>::ranges) {
+  for (const auto& r : sq::PenaltyTable<RegCnn>::ranges) {
     for (std::size_t i = r.offset; i < r.offset + r.count; ++i) {
-      lambda[i] = r.lambda;
+      lambda[i] = r.l2;
     }
   }
   std::size_t kernel_weights = 0, others = 0;
@@ -248,7 +309,7 @@ BOOST_AUTO_TEST_CASE(only_the_kernels_are_regularised) {
       ++others;
     }
   }
-  BOOST_TEST(kernel_weights == sq::L2Table<RegCnn>::weights);
+  BOOST_TEST(kernel_weights == sq::PenaltyTable<RegCnn>::weights);
   BOOST_TEST(others > 40u);  // biases, gammas, betas, Dense<6>, padding
   const std::vector<float> sa(reg.state().begin(), reg.state().end()),
       sb(plain.state().begin(), plain.state().end());
@@ -337,6 +398,97 @@ BOOST_AUTO_TEST_CASE(l2_shrinks_the_kernels) {
   };
   BOOST_TEST(squares(reg, 1) < 0.8 * squares(plain, 1));
   BOOST_TEST(squares(reg, 5) < squares(plain, 5));
+  BOOST_TEST(h.last().loss < h.epochs.front().loss);
+  BOOST_TEST(h.last().accuracy > 0.9);
+}
+
+// One SGD step (lr = 1) of the L1/L1L2 model against the bare one from the
+// same weights: kernel weights differ by l1·sign(w) + 2·l2·w, nothing else
+// differs at all.
+BOOST_AUTO_TEST_CASE(l1_step_moves_each_kernel_weight_by_its_sign) {
+  const auto data = quadrant_images(16, 49);
+  const auto batch = first_batch(data, 16);
+  sq::Model<MixedMlp, Loss> mixed{sq::Seed{4}};
+  sq::Model<PlainMlp, Loss> plain{sq::Seed{4}};
+  const auto initial = params_of(mixed);
+  BOOST_REQUIRE(initial == params_of(plain));
+  mixed.train_step(batch.view(), sq::SGD{.lr = 1.0f});
+  plain.train_step(batch.view(), sq::SGD{.lr = 1.0f});
+  const auto a = params_of(mixed), b = params_of(plain);
+  std::vector<const sq::kernels::PenaltyRange*> range_of(a.size(), nullptr);
+  for (const auto& r : MixedTable::ranges) {
+    for (std::size_t i = r.offset; i < r.offset + r.count; ++i) {
+      range_of[i] = &r;
+    }
+  }
+  std::size_t kernel_weights = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (range_of[i] != nullptr) {
+      const double w = initial[i];
+      const double expected =
+          range_of[i]->l1 * ((w > 0) - (w < 0)) + 2.0 * range_of[i]->l2 * w;
+      BOOST_TEST(std::fabs((double(b[i]) - a[i]) - expected) <= 1e-6,
+                 "kernel parameter " << i);
+      ++kernel_weights;
+    } else {
+      BOOST_TEST(a[i] == b[i], "parameter " << i << " is not a kernel");
+    }
+  }
+  BOOST_TEST(kernel_weights == 36 * 16 + 8 * 4);
+  BOOST_TEST(mixed.regularization_loss() == mixed_penalty(mixed),
+             tt::tolerance(1e-6));
+}
+
+BOOST_AUTO_TEST_CASE(summary_names_l1_and_l1l2) {
+  const std::string s = sq::Model<MixedMlp, Loss>::summary();
+  BOOST_TEST_MESSAGE(s);
+  for (const char* expected :
+       {"L1<0.01, Dense<16>>", "L1L2<0.01, 0.02, Dense<4>>",
+        "Dense<16>+ReLU: GEMM, bias+ReLU epilogue",
+        "L1/L2 regularisation: 2 kernels, 608 weights; l1·Σ|w| + l2·Σw²"}) {
+    BOOST_TEST(s.find(expected) != std::string::npos, "missing: " << expected);
+  }
+  using OnlyL1 =
+      sq::Sequential<sq::Input<4>, sq::L1<0.5, sq::Dense<3>>, sq::Softmax>;
+  const std::string only_l1 = sq::Model<OnlyL1, Loss>::summary();
+  BOOST_TEST(only_l1.find("L1 regularisation: 1 kernel, 12 weights; λ·Σ|w|") !=
+             std::string::npos);
+}
+
+// What L1 is for: trained under it, most of a kernel's weights end near 0
+// (L1 pulls each by a constant step, so small ones cross zero and stay
+// there, oscillating), while L2 of the same strength shrinks the weights
+// in proportion and leaves few that small.
+BOOST_AUTO_TEST_CASE(l1_makes_kernels_sparse) {
+  const auto train = quadrant_images(256, 50);
+  const sq::FitOptions options{
+      .epochs = 4, .batch_size = 16, .verbose = sq::Verbosity::kSilent};
+  using L1Mlp =
+      sq::Sequential<sq::Input<6, 6, 1>, sq::Flatten,
+                     sq::L1<0.01, sq::Dense<16>>, sq::ReLU, sq::Dense<8>,
+                     sq::Tanh, sq::Dense<4>, sq::Softmax>;
+  using L2Mlp =
+      sq::Sequential<sq::Input<6, 6, 1>, sq::Flatten,
+                     sq::L2<0.01, sq::Dense<16>>, sq::ReLU, sq::Dense<8>,
+                     sq::Tanh, sq::Dense<4>, sq::Softmax>;
+  sq::Model<L1Mlp, Loss> l1{sq::Seed{9}};
+  sq::Model<L2Mlp, Loss> l2{sq::Seed{9}};
+  sq::Model<PlainMlp, Loss> plain{sq::Seed{9}};
+  const auto h = l1.fit(train, sq::Adam{.lr = 1e-2f}, options);
+  l2.fit(train, sq::Adam{.lr = 1e-2f}, options);
+  plain.fit(train, sq::Adam{.lr = 1e-2f}, options);
+  const auto near_zero = [](const auto& m) {
+    std::size_t n = 0;
+    const auto tensors = m.get_weights(1);
+    for (float w : tensors[0]) n += std::fabs(w) < 0.02f;
+    return double(n) / double(tensors[0].size());
+  };
+  BOOST_TEST_MESSAGE("kernel weights below 0.02: L1 "
+                     << near_zero(l1) << ", L2 " << near_zero(l2) << ", none "
+                     << near_zero(plain));
+  BOOST_TEST(near_zero(l1) > 0.5);
+  BOOST_TEST(near_zero(l1) > 1.5 * near_zero(l2));
+  BOOST_TEST(near_zero(l1) > 10 * near_zero(plain));
   BOOST_TEST(h.last().loss < h.epochs.front().loss);
   BOOST_TEST(h.last().accuracy > 0.9);
 }

@@ -122,13 +122,14 @@ class Model {
   }
   std::span<const float> state() const { return state_.span(); }
 
-  // The L2 penalty Σ λ·Σ w² of the current weights over every L2<λ, …>
-  // layer, which train_step and fit add to the loss they report (and 2λ·w
-  // to the kernels' gradients). evaluate() reports the data loss alone, so
-  // that runs with and without regularisation compare; Keras' val_loss
-  // includes the penalty: evaluate(data).loss + regularization_loss().
+  // The kernel penalty of the current weights, Σ (l1·Σ |w| + l2·Σ w²) over
+  // every L1, L2 and L1L2 layer, which train_step and fit add to the loss
+  // they report (and l1·sign(w) + 2·l2·w to the kernels' gradients). evaluate()
+  // reports the data loss alone, so that runs with and without regularisation
+  // compare; Keras' val_loss includes the penalty: evaluate(data).loss +
+  // regularization_loss().
   double regularization_loss() const {
-    return apply_l2<Net>(params_.data(), nullptr);
+    return apply_penalties<Net>(params_.data(), nullptr);
   }
 
   // Sets the statistics of a Normalization layer placed first (Keras'
@@ -515,7 +516,7 @@ class Model {
     } else {
       s = split_forward_backward(x, targets, layout, batch, parts, step_seed);
     }
-    s.loss_sum += batch * apply_l2<Net>(params_.data(), grads_.data());  // L2
+    s.loss_sum += batch * apply_penalties<Net>(params_.data(), grads_.data());
     if (!std::isfinite(s.loss_sum)) return s;  // keep the weights as they are
     optimizer.update(params_.data(), grads_.data(), opt_state_.data(),
                      Net::param_buffer_size, ++opt_step_);

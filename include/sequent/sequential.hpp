@@ -166,7 +166,7 @@ struct Sequential {
   // Rescaling's scale and offset), and the input shape —
   // computed by the compiler. Model files carry it, so weights cannot be
   // loaded into a model of another architecture. Training-only settings
-  // (Dropout's rate, BatchNorm's momentum, L2's λ) are left out: weights
+  // (Dropout's rate, BatchNorm's momentum, L1/L2 factors) are left out: weights
   // move freely between models that differ only in how they train.
   static constexpr std::uint64_t fingerprint = [] {
     std::uint64_t h = 0xcbf29ce484222325ull;

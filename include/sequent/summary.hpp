@@ -127,12 +127,16 @@ std::string summary() {
           std::to_string(params * 4 / 1024) + " KiB)",
       "Trainable params: " + detail::thousands(Net::param_count),
       "Non-trainable params: " + detail::thousands(Net::state_count)};
-  if constexpr (L2Table<Net>::size > 0) {
+  if constexpr (PenaltyTable<Net>::size > 0) {
+    using T = PenaltyTable<Net>;
+    const bool l1 = T::l1_kernels > 0, l2 = T::l2_kernels > 0;
     footer.push_back(
-        "L2 regularisation: " + std::to_string(L2Table<Net>::size) + " kernel" +
-        (L2Table<Net>::size == 1 ? "" : "s") + ", " +
-        detail::thousands(L2Table<Net>::weights) +
-        " weights; λ·Σw² joins the training loss");
+        std::string(l1 && l2 ? "L1/L2" : (l1 ? "L1" : "L2")) +
+        " regularisation: " + std::to_string(T::size) + " kernel" +
+        (T::size == 1 ? "" : "s") + ", " + detail::thousands(T::weights) +
+        " weights; " +
+        (l1 && l2 ? "l1·Σ|w| + l2·Σw²" : (l1 ? "λ·Σ|w|" : "λ·Σw²")) +
+        " joins the training loss");
   }
   footer.push_back("Loss: " + std::string(Loss::name) +
                    "   Kernels per training step: " + std::to_string(kernels) +

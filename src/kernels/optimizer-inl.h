@@ -6,8 +6,8 @@
 // once, with no dependency between elements: they are bound by memory
 // bandwidth (Adam moves 7 floats per parameter), not by arithmetic, so one
 // pass with the out-of-order core overlapping iterations is all they need.
-// The L2 pass is the exception that reduces (Σ w²), so it keeps several
-// accumulators in flight.
+// The kernel-penalty pass is the exception that reduces (Σ w², Σ |w|), so
+// it keeps several accumulators in flight.
 
 // Include guard that toggles per target (Highway's skeleton pattern).
 #if defined(SEQUENT_SRC_KERNELS_OPTIMIZER_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -162,54 +162,82 @@ inline void RmsPropUpdate(float* params, const float* grads, float* mean_square,
   }
 }
 
-// grads[i] += two_lambda·params[i] over n floats (unless kGradients is
-// false), and returns Σ params[i]². Callers pass blocks of at most a few
-// thousand floats, so float accumulators lose no more than ~1e-5 relative:
-// four of them, because one would wait 4 cycles (the add latency) per vector
-// while the loads could deliver two vectors a cycle from cache.
-template <bool kGradients>
-HWY_INLINE double L2Pass(const float* params, float* grads, std::size_t n,
-                         float two_lambda) {
+// grads[i] += 2·l2·params[i] (+ l1·sign(params[i]) when kL1) over n
+// floats, unless kGradients is false, and returns l2·Σ params[i]² (+ l1·Σ
+// |params[i]|). Callers pass blocks of at most a few thousand floats, so
+// float accumulators lose no more than ~1e-5 relative: four of each,
+// because one would wait 4 cycles (the add latency) per vector while the
+// loads could deliver two vectors a cycle from cache.
+template <bool kGradients, bool kL1>
+HWY_INLINE double PenaltyPass(const float* params, float* grads, std::size_t n,
+                              float l1, float l2) {
   const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
   const std::size_t lanes = hn::Lanes(d);
-  const auto factor = hn::Set(d, two_lambda);
-  auto sum0 = hn::Zero(d), sum1 = hn::Zero(d), sum2 = hn::Zero(d),
-       sum3 = hn::Zero(d);
-  const auto one = [&](std::size_t i, decltype(sum0)& sum) HWY_ATTR {
-    const auto p = hn::LoadU(d, params + i);
-    sum = hn::MulAdd(p, p, sum);
-    if constexpr (kGradients) {
-      hn::StoreU(hn::MulAdd(factor, p, hn::LoadU(d, grads + i)), d, grads + i);
+  const V factor = hn::Set(d, 2.0f * l2), l1_factor = hn::Set(d, l1);
+  V squares[4], absolutes[4];
+  for (std::size_t k = 0; k < 4; ++k) squares[k] = absolutes[k] = hn::Zero(d);
+  // Zero padding (the tail) adds nothing to either sum, and its sign is 0.
+  const auto one = [&](V p, V g) HWY_ATTR {
+    g = hn::MulAdd(factor, p, g);
+    if constexpr (kL1) {
+      const V sign = hn::IfThenElseZero(hn::Ne(p, hn::Zero(d)),
+                                        hn::CopySign(l1_factor, p));
+      g = hn::Add(g, sign);
     }
+    return g;
+  };
+  const auto accumulate = [&](V p, std::size_t k) HWY_ATTR {
+    squares[k] = hn::MulAdd(p, p, squares[k]);
+    if constexpr (kL1) absolutes[k] = hn::Add(absolutes[k], hn::Abs(p));
   };
   std::size_t i = 0;
   for (; i + 4 * lanes <= n; i += 4 * lanes) {
-    one(i, sum0);
-    one(i + lanes, sum1);
-    one(i + 2 * lanes, sum2);
-    one(i + 3 * lanes, sum3);
-  }
-  for (; i + lanes <= n; i += lanes) one(i, sum0);
-  if (i < n) {
-    // Padding with zeros adds nothing to the sum, and only the real
-    // elements' gradients are stored.
-    const std::size_t remaining = n - i;
-    const auto p = LoadPadded(d, params + i, remaining, 0.0f);
-    sum1 = hn::MulAdd(p, p, sum1);
-    if constexpr (kGradients) {
-      const auto g = LoadPadded(d, grads + i, remaining, 0.0f);
-      StoreFirst(d, hn::MulAdd(factor, p, g), grads + i, remaining);
+    for (std::size_t k = 0; k < 4; ++k) {
+      const V p = hn::LoadU(d, params + i + k * lanes);
+      accumulate(p, k);
+      if constexpr (kGradients) {
+        float* g = grads + i + k * lanes;
+        hn::StoreU(one(p, hn::LoadU(d, g)), d, g);
+      }
     }
   }
-  const auto total = hn::Add(hn::Add(sum0, sum1), hn::Add(sum2, sum3));
-  return static_cast<double>(hn::GetLane(hn::SumOfLanes(d, total)));
+  for (; i + lanes <= n; i += lanes) {
+    const V p = hn::LoadU(d, params + i);
+    accumulate(p, 0);
+    if constexpr (kGradients) {
+      hn::StoreU(one(p, hn::LoadU(d, grads + i)), d, grads + i);
+    }
+  }
+  if (i < n) {
+    // Only the real elements' gradients are stored.
+    const std::size_t remaining = n - i;
+    const V p = LoadPadded(d, params + i, remaining, 0.0f);
+    accumulate(p, 1);
+    if constexpr (kGradients) {
+      const V g = LoadPadded(d, grads + i, remaining, 0.0f);
+      StoreFirst(d, one(p, g), grads + i, remaining);
+    }
+  }
+  const auto total = [&](const V(&sums)[4]) HWY_ATTR {
+    const V all = hn::Add(hn::Add(sums[0], sums[1]), hn::Add(sums[2], sums[3]));
+    return static_cast<double>(hn::GetLane(hn::SumOfLanes(d, all)));
+  };
+  double penalty = static_cast<double>(l2) * total(squares);
+  if constexpr (kL1) penalty += static_cast<double>(l1) * total(absolutes);
+  return penalty;
 }
 
-// grads may be null: then only the sum of squares.
-inline double L2Block(const float* params, float* grads, std::size_t n,
-                      float two_lambda) {
-  return grads != nullptr ? L2Pass<true>(params, grads, n, two_lambda)
-                          : L2Pass<false>(params, grads, n, two_lambda);
+// grads may be null: then only the penalty.
+inline double PenaltyBlock(const float* params, float* grads, std::size_t n,
+                           float l1, float l2) {
+  if (l1 != 0.0f) {
+    return grads != nullptr
+               ? PenaltyPass<true, true>(params, grads, n, l1, l2)
+               : PenaltyPass<false, true>(params, grads, n, l1, l2);
+  }
+  return grads != nullptr ? PenaltyPass<true, false>(params, grads, n, l1, l2)
+                          : PenaltyPass<false, false>(params, grads, n, l1, l2);
 }
 
 }  // namespace sequent::kernels::HWY_NAMESPACE

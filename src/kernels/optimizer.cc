@@ -41,7 +41,7 @@ HWY_EXPORT(SgdUpdate);
 HWY_EXPORT(AdamUpdate);
 HWY_EXPORT(AdamWUpdate);
 HWY_EXPORT(RmsPropUpdate);
-HWY_EXPORT(L2Block);
+HWY_EXPORT(PenaltyBlock);
 
 // ---------------------------------------------------------------------------
 // Scalar references.
@@ -121,17 +121,23 @@ void RmsPropUpdateReference(float* params, const float* grads,
   }
 }
 
-double L2RegularizeReference(const float* params, float* grads,
-                             const L2Range* ranges, std::size_t range_count) {
+double KernelPenaltyReference(const float* params, float* grads,
+                              const PenaltyRange* ranges,
+                              std::size_t range_count) {
   double penalty = 0.0;
   for (std::size_t r = 0; r < range_count; ++r) {
-    const L2Range& range = ranges[r];
-    double squares = 0.0;
+    const PenaltyRange& range = ranges[r];
+    double absolutes = 0.0, squares = 0.0;
     for (std::size_t i = range.offset; i < range.offset + range.count; ++i) {
-      squares += double{params[i]} * params[i];
-      if (grads != nullptr) grads[i] += 2.0f * range.lambda * params[i];
+      const float w = params[i];
+      absolutes += std::fabs(double{w});
+      squares += double{w} * w;
+      if (grads != nullptr) {
+        const float sign = w > 0.0f ? 1.0f : (w < 0.0f ? -1.0f : 0.0f);
+        grads[i] += 2.0f * range.l2 * w + range.l1 * sign;
+      }
     }
-    penalty += double{range.lambda} * squares;
+    penalty += double{range.l1} * absolutes + double{range.l2} * squares;
   }
   return penalty;
 }
@@ -186,44 +192,42 @@ void RmsPropUpdate(float* params, const float* grads, float* mean_square,
   });
 }
 
-// Each range is cut into blocks of kL2Block floats (the last one shorter),
-// and each block's Σ w² is one call of the SIMD kernel. The blocks of a
-// range are taken kL2Round at a time: their sums land in a stack array,
-// computed by one thread or split over the team, then added in block order
-// — so the penalty is the same bits whatever the thread count. Blocks are
-// 4 KiB, so when a range starts on a 64-byte line (every kernel of a model
-// does) no two threads write one line of grads.
-double L2Regularize(const float* params, float* grads, const L2Range* ranges,
-                    std::size_t range_count) {
-  constexpr std::size_t kL2Block = 1024;
-  constexpr std::size_t kL2Round = 64;
-  const auto kernel = HWY_DYNAMIC_DISPATCH(L2Block);
+// Each range is cut into blocks of kPenaltyBlock floats (the last one
+// shorter), and each block's penalty is one call of the SIMD kernel. The
+// blocks of a range are taken kPenaltyRound at a time: their penalties land
+// in a stack array, computed by one thread or split over the team, then
+// added in block order — so the penalty is the same bits whatever the
+// thread count. Blocks are 4 KiB, so when a range starts on a 64-byte line
+// (every kernel of a model does) no two threads write one line of grads.
+double KernelPenalty(const float* params, float* grads,
+                     const PenaltyRange* ranges, std::size_t range_count) {
+  constexpr std::size_t kPenaltyBlock = 1024;
+  constexpr std::size_t kPenaltyRound = 64;
+  const auto kernel = HWY_DYNAMIC_DISPATCH(PenaltyBlock);
   double penalty = 0.0;
   for (std::size_t r = 0; r < range_count; ++r) {
-    const L2Range& range = ranges[r];
+    const PenaltyRange& range = ranges[r];
     const float* p = params + range.offset;
     float* g = grads != nullptr ? grads + range.offset : nullptr;
-    const float two_lambda = 2.0f * range.lambda;
-    const std::size_t blocks = (range.count + kL2Block - 1) / kL2Block;
-    double squares = 0.0;
-    for (std::size_t first = 0; first < blocks; first += kL2Round) {
-      const std::size_t round = std::min(kL2Round, blocks - first);
-      double sums[kL2Round];
+    const std::size_t blocks =
+        (range.count + kPenaltyBlock - 1) / kPenaltyBlock;
+    for (std::size_t first = 0; first < blocks; first += kPenaltyRound) {
+      const std::size_t round = std::min(kPenaltyRound, blocks - first);
+      double sums[kPenaltyRound];
       const auto block = [&](std::size_t b) {
-        const std::size_t begin = (first + b) * kL2Block;
-        const std::size_t count = std::min(kL2Block, range.count - begin);
+        const std::size_t begin = (first + b) * kPenaltyBlock;
+        const std::size_t count = std::min(kPenaltyBlock, range.count - begin);
         sums[b] = kernel(p + begin, g != nullptr ? g + begin : nullptr, count,
-                         two_lambda);
+                         range.l1, range.l2);
       };
-      if (round * kL2Block < kMinParallelParams) {
+      if (round * kPenaltyBlock < kMinParallelParams) {
         for (std::size_t b = 0; b < round; ++b) block(b);
       } else {
 #pragma omp parallel for schedule(static)
         for (std::size_t b = 0; b < round; ++b) block(b);
       }
-      for (std::size_t b = 0; b < round; ++b) squares += sums[b];
+      for (std::size_t b = 0; b < round; ++b) penalty += sums[b];
     }
-    penalty += double{range.lambda} * squares;
   }
   return penalty;
 }

@@ -66,23 +66,28 @@ void RmsPropUpdateReference(float* params, const float* grads,
                             float rho, float momentum, float epsilon,
                             bool centered);
 
-// One tensor under an L2 penalty: params[offset, offset + count) with
-// factor lambda ≥ 0 (Keras' kernel_regularizer=l2(lambda)).
-struct L2Range {
+// One kernel under a weight penalty: params[offset, offset + count) with
+// factors l1, l2 ≥ 0 (Keras' kernel_regularizer=L1L2(l1, l2); L1(λ) and
+// L2(λ) are the cases with the other factor 0).
+struct PenaltyRange {
   std::size_t offset;
   std::size_t count;
-  float lambda;
+  float l1;
+  float l2;
 };
 
-// L2 regularisation over a table of ranges, one pass over each:
-//   grads[i] += 2·λ·params[i]   for every i of every range (skipped when
-//                               grads is null),
-// and returns the penalty Σ_ranges λ·Σ params[i]², accumulated in blocks of
-// fixed size whose sums are added in a fixed order, so the result does not
-// depend on the thread count. Ranges must not overlap.
-double L2Regularize(const float* params, float* grads, const L2Range* ranges,
-                    std::size_t range_count);
-double L2RegularizeReference(const float* params, float* grads,
-                             const L2Range* ranges, std::size_t range_count);
+// Kernel penalties over a table of ranges, one pass over each:
+//   grads[i] += l1·sign(params[i]) + 2·l2·params[i]   for every i of every
+//       range (skipped when grads is null); sign(0) = 0, the subgradient
+//       TensorFlow takes for |w| at 0,
+// and returns the penalty Σ_ranges (l1·Σ |params[i]| + l2·Σ params[i]²),
+// accumulated in blocks of fixed size whose sums are added in a fixed order,
+// so the result does not depend on the thread count. A range with l1 = 0
+// costs what an L2-only pass costs. Ranges must not overlap.
+double KernelPenalty(const float* params, float* grads,
+                     const PenaltyRange* ranges, std::size_t range_count);
+double KernelPenaltyReference(const float* params, float* grads,
+                              const PenaltyRange* ranges,
+                              std::size_t range_count);
 
 }  // namespace sequent::kernels
