@@ -9,9 +9,11 @@
 #include <vector>
 
 #include "error_message.hpp"
+#include "finite_differences.hpp"
 #include "quadrants.hpp"
 
 namespace sq = sequent;
+using sq::test::check_step_against_differences;
 using sq::test::first_batch;
 using sq::test::message_has;
 using sq::test::params_of;
@@ -99,25 +101,8 @@ BOOST_AUTO_TEST_CASE(whole_model_gradient_matches_finite_differences) {
   const auto before = params_of(model);
   model.train_step(batch.view(), sq::SGD{.lr = 1.0f});
   const auto after = params_of(model);
-  auto params = model.parameters();
-  std::copy(before.begin(), before.end(), params.begin());
-  const float h = 5e-3f;
-  std::size_t checked = 0;
-  for (std::size_t i = 0; i < params.size(); i += 3) {
-    const float saved = params[i];
-    params[i] = saved + h;
-    const double up = model.evaluate(data).loss;
-    params[i] = saved - h;
-    const double down = model.evaluate(data).loss;
-    params[i] = saved;
-    const double numeric = (up - down) / (2.0 * h);
-    const double analytic = double(before[i]) - after[i];
-    BOOST_TEST(
-        std::fabs(analytic - numeric) <= 2e-3 + 2e-2 * std::fabs(numeric),
-        "parameter " << i << ": backward " << analytic << ", finite difference "
-                     << numeric);
-    ++checked;
-  }
+  const std::size_t checked = check_step_against_differences(
+      model, before, after, [&] { return model.evaluate(data).loss; });
   BOOST_TEST(checked > 250u);  // a third of the parameters
 }
 
