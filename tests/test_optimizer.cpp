@@ -501,20 +501,22 @@ constexpr std::size_t kPenaltyBuffer = 151'300;
 }  // namespace
 
 // By hand: l2 = 0.5 on w = (1, −2, 3), l1 = 0.25 and l2 = 0.1 on w = (4, 0),
-// l1 = 2 on w = −0.5: penalty 0.5·14 + 0.25·4 + 0.1·16 + 2·0.5 = 10.6;
-// gradients 2·l2·w + l1·sign(w) (sign 0 at 0) added to ones.
+// l1 = 2 on w = (−0.5, −0): penalty 0.5·14 + 0.25·4 + 0.1·16 + 2·0.5 =
+// 10.6; gradients 2·l2·w + l1·sign(w) (sign 0 at 0 and at −0) added to ones.
 BOOST_DATA_TEST_CASE(penalty_matches_hand_computed_values,
                      sequent::test::targets(), target) {
   sequent::test::TargetScope scope(target);
   const kernels::PenaltyRange ranges[] = {
-      {0, 3, 0.0f, 0.5f}, {4, 2, 0.25f, 0.1f}, {6, 1, 2.0f, 0.0f}};
+      {0, 3, 0.0f, 0.5f}, {4, 2, 0.25f, 0.1f}, {6, 2, 2.0f, 0.0f}};
   for (const auto penalty :
        {kernels::KernelPenaltyReference, kernels::KernelPenalty}) {
-    const float params[] = {1.0f, -2.0f, 3.0f, 100.0f, 4.0f, 0.0f, -0.5f};
-    float grads[] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+    const float params[] = {1.0f, -2.0f, 3.0f,  100.0f,
+                            4.0f, 0.0f,  -0.5f, -0.0f};
+    float grads[] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
     BOOST_TEST(penalty(params, grads, ranges, 3) == 10.6, tt::tolerance(1e-6));
-    const float expected[] = {2.0f, -1.0f, 4.0f, 1.0f, 2.05f, 1.0f, -1.0f};
-    for (int i = 0; i < 7; ++i) {
+    const float expected[] = {2.0f,  -1.0f, 4.0f,  1.0f,
+                              2.05f, 1.0f,  -1.0f, 1.0f};
+    for (int i = 0; i < 8; ++i) {
       BOOST_TEST(grads[i] == expected[i], tt::tolerance(1e-6f));
     }
     BOOST_TEST(penalty(params, nullptr, ranges, 3) == 10.6,
@@ -529,8 +531,10 @@ BOOST_DATA_TEST_CASE(penalty_matches_reference, sequent::test::targets(),
   const std::vector<kernels::PenaltyRange> ranges = PenaltyRanges();
   MisalignedBuffer params(kPenaltyBuffer), grads(kPenaltyBuffer);
   FillUniform(params.data(), kPenaltyBuffer, -1.0f, 1.0f, 71);
-  // Some exact zeros, whose L1 subgradient is 0.
-  for (std::size_t i = 1005; i < kPenaltyBuffer; i += 97) params.data()[i] = 0;
+  // Some exact zeros of both signs, whose L1 subgradient is 0.
+  for (std::size_t i = 1005; i < kPenaltyBuffer; i += 97) {
+    params.data()[i] = (i / 97) % 2 == 0 ? 0.0f : -0.0f;
+  }
   FillGradients(grads.data(), kPenaltyBuffer, 72);
   std::vector<float> expected = grads.copy();
   const double expected_penalty = kernels::KernelPenaltyReference(

@@ -243,7 +243,8 @@ BOOST_AUTO_TEST_CASE(l1_gradient_matches_finite_differences) {
   model.train_step(batch.view(), sq::SGD{.lr = 1.0f});
   const auto after = params_of(model);
   BOOST_TEST(model.regularization_loss() > 0.0);
-  // Weights within 2h of 0 are skipped: |w| has its kink there.
+  // Weights within 2h of 0 are skipped (a difference of step h crosses
+  // |w|'s kink when |w| < h).
   const std::size_t checked = check_step_against_differences(
       model, before, after,
       [&] { return model.evaluate(data).loss + mixed_penalty(model); }, 1e-2f);

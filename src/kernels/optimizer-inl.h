@@ -163,14 +163,16 @@ inline void RmsPropUpdate(float* params, const float* grads, float* mean_square,
 }
 
 // grads[i] += 2·l2·params[i] (+ l1·sign(params[i]) when kL1) over n
-// floats, unless kGradients is false, and returns l2·Σ params[i]² (+ l1·Σ
-// |params[i]|). Callers pass blocks of at most a few thousand floats, so
-// float accumulators lose no more than ~1e-5 relative: four of each,
-// because one would wait 4 cycles (the add latency) per vector while the
-// loads could deliver two vectors a cycle from cache.
+// floats, unless kGradients is false, and sets sums[0] = Σ params[i]² and
+// sums[1] = Σ |params[i]| (0 unless kL1). The caller scales the sums once
+// per range, so an L2-only penalty has the bits it had before L1 existed.
+// Callers pass blocks of at most a few thousand floats, so float accumulators
+// lose no more than ~1e-5 relative: four of each, because one would wait 4
+// cycles (the add latency) per vector while the loads could deliver two vectors
+// a cycle from cache.
 template <bool kGradients, bool kL1>
-HWY_INLINE double PenaltyPass(const float* params, float* grads, std::size_t n,
-                              float l1, float l2) {
+HWY_INLINE void PenaltyPass(const float* params, float* grads, std::size_t n,
+                            float l1, float l2, double* sums) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const std::size_t lanes = hn::Lanes(d);
@@ -223,21 +225,21 @@ HWY_INLINE double PenaltyPass(const float* params, float* grads, std::size_t n,
     const V all = hn::Add(hn::Add(sums[0], sums[1]), hn::Add(sums[2], sums[3]));
     return static_cast<double>(hn::GetLane(hn::SumOfLanes(d, all)));
   };
-  double penalty = static_cast<double>(l2) * total(squares);
-  if constexpr (kL1) penalty += static_cast<double>(l1) * total(absolutes);
-  return penalty;
+  sums[0] = total(squares);
+  sums[1] = kL1 ? total(absolutes) : 0.0;
 }
 
-// grads may be null: then only the penalty.
-inline double PenaltyBlock(const float* params, float* grads, std::size_t n,
-                           float l1, float l2) {
+// grads may be null: then only the sums.
+inline void PenaltyBlock(const float* params, float* grads, std::size_t n,
+                         float l1, float l2, double* sums) {
   if (l1 != 0.0f) {
-    return grads != nullptr
-               ? PenaltyPass<true, true>(params, grads, n, l1, l2)
-               : PenaltyPass<false, true>(params, grads, n, l1, l2);
+    if (grads != nullptr)
+      return PenaltyPass<true, true>(params, grads, n, l1, l2, sums);
+    return PenaltyPass<false, true>(params, grads, n, l1, l2, sums);
   }
-  return grads != nullptr ? PenaltyPass<true, false>(params, grads, n, l1, l2)
-                          : PenaltyPass<false, false>(params, grads, n, l1, l2);
+  if (grads != nullptr)
+    return PenaltyPass<true, false>(params, grads, n, l1, l2, sums);
+  PenaltyPass<false, false>(params, grads, n, l1, l2, sums);
 }
 
 }  // namespace sequent::kernels::HWY_NAMESPACE

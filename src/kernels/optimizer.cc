@@ -193,12 +193,13 @@ void RmsPropUpdate(float* params, const float* grads, float* mean_square,
 }
 
 // Each range is cut into blocks of kPenaltyBlock floats (the last one
-// shorter), and each block's penalty is one call of the SIMD kernel. The
-// blocks of a range are taken kPenaltyRound at a time: their penalties land
-// in a stack array, computed by one thread or split over the team, then
-// added in block order — so the penalty is the same bits whatever the
-// thread count. Blocks are 4 KiB, so when a range starts on a 64-byte line
-// (every kernel of a model does) no two threads write one line of grads.
+// shorter), and each block's sums are one call of the SIMD kernel. The
+// blocks of a range are taken kPenaltyRound at a time: their sums land in
+// a stack array, computed by one thread or split over the team, then added
+// in block order and scaled once per range — so the penalty is the same
+// bits whatever the thread count. Blocks are 4 KiB, so when a range starts
+// on a 64-byte line (every kernel of a model does) no two threads write one
+// line of grads.
 double KernelPenalty(const float* params, float* grads,
                      const PenaltyRange* ranges, std::size_t range_count) {
   constexpr std::size_t kPenaltyBlock = 1024;
@@ -211,14 +212,15 @@ double KernelPenalty(const float* params, float* grads,
     float* g = grads != nullptr ? grads + range.offset : nullptr;
     const std::size_t blocks =
         (range.count + kPenaltyBlock - 1) / kPenaltyBlock;
+    double squares = 0.0, absolutes = 0.0;
     for (std::size_t first = 0; first < blocks; first += kPenaltyRound) {
       const std::size_t round = std::min(kPenaltyRound, blocks - first);
-      double sums[kPenaltyRound];
+      double sums[kPenaltyRound][2];
       const auto block = [&](std::size_t b) {
         const std::size_t begin = (first + b) * kPenaltyBlock;
         const std::size_t count = std::min(kPenaltyBlock, range.count - begin);
-        sums[b] = kernel(p + begin, g != nullptr ? g + begin : nullptr, count,
-                         range.l1, range.l2);
+        kernel(p + begin, g != nullptr ? g + begin : nullptr, count, range.l1,
+               range.l2, sums[b]);
       };
       if (round * kPenaltyBlock < kMinParallelParams) {
         for (std::size_t b = 0; b < round; ++b) block(b);
@@ -226,8 +228,13 @@ double KernelPenalty(const float* params, float* grads,
 #pragma omp parallel for schedule(static)
         for (std::size_t b = 0; b < round; ++b) block(b);
       }
-      for (std::size_t b = 0; b < round; ++b) penalty += sums[b];
+      for (std::size_t b = 0; b < round; ++b) {
+        squares += sums[b][0];
+        absolutes += sums[b][1];
+      }
     }
+    penalty += double{range.l2} * squares;
+    if (range.l1 != 0.0f) penalty += double{range.l1} * absolutes;
   }
   return penalty;
 }

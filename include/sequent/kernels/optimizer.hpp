@@ -83,7 +83,9 @@ struct PenaltyRange {
 // and returns the penalty Σ_ranges (l1·Σ |params[i]| + l2·Σ params[i]²),
 // accumulated in blocks of fixed size whose sums are added in a fixed order,
 // so the result does not depend on the thread count. A range with l1 = 0
-// costs what an L2-only pass costs. Ranges must not overlap.
+// costs what an L2-only pass costs and gives its bits. A NaN weight makes
+// its gradient and the penalty NaN (train_step then refuses the update).
+// Ranges must not overlap.
 double KernelPenalty(const float* params, float* grads,
                      const PenaltyRange* ranges, std::size_t range_count);
 double KernelPenaltyReference(const float* params, float* grads,

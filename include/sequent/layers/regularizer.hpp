@@ -113,7 +113,7 @@ struct L2 : detail::PenalizedKernel<0.0, Lambda, L> {
 // Keras' L1L2(l1, l2): both terms.
 template <double L1Factor, double L2Factor, class L>
 struct L1L2 : detail::PenalizedKernel<L1Factor, L2Factor, L> {
-  // "L1L2<1e-05, 0.0001, Conv2D<32, 3x3, Valid>>".
+  // "L1L2<1e-05, 0.0001, Conv2D<32, 3x3, valid>>".
   static std::string name() {
     return "L1L2<" + detail::factor_text(L1Factor) + ", " +
            detail::factor_text(L2Factor) + ", " + L1L2::inner_name() + ">";
