@@ -1,5 +1,6 @@
-// How error messages print a number given by the user (a learning rate, a
-// fraction, a split): %g, so that 1e-30 or -1e-9 is not "0.000000".
+// How error messages and layer names print a number given by the user (a
+// learning rate, a fraction, a split, a penalty factor): %g, so that 1e-30
+// or -1e-9 is not "0.000000".
 #pragma once
 
 #include <cstdio>

@@ -21,11 +21,11 @@
 // (the kernel being the first kernel_count<In> of its parameters).
 #pragma once
 
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <type_traits>
 
+#include "sequent/format.hpp"
 #include "sequent/layers/layer.hpp"
 
 namespace sequent {
@@ -52,13 +52,6 @@ struct NotRegularizable : LayerDefaults {
     using type = In;
   };
 };
-
-// "0.0001" as %g writes it, for the wrappers' names.
-inline std::string factor_text(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", x);
-  return buf;
-}
 
 // The three wrappers' common part: the layer itself (or NotRegularizable),
 // the checks and the two factors.
@@ -97,7 +90,8 @@ template <double Lambda, class L>
 struct L1 : detail::PenalizedKernel<Lambda, 0.0, L> {
   // As the user wrote it: "L1<1e-05, Dense<64>>".
   static std::string name() {
-    return "L1<" + detail::factor_text(Lambda) + ", " + L1::inner_name() + ">";
+    return "L1<" + detail::format_number(Lambda) + ", " + L1::inner_name() +
+           ">";
   }
 };
 
@@ -106,7 +100,8 @@ template <double Lambda, class L>
 struct L2 : detail::PenalizedKernel<0.0, Lambda, L> {
   // "L2<0.0001, Dense<128>>".
   static std::string name() {
-    return "L2<" + detail::factor_text(Lambda) + ", " + L2::inner_name() + ">";
+    return "L2<" + detail::format_number(Lambda) + ", " + L2::inner_name() +
+           ">";
   }
 };
 
@@ -115,8 +110,8 @@ template <double L1Factor, double L2Factor, class L>
 struct L1L2 : detail::PenalizedKernel<L1Factor, L2Factor, L> {
   // "L1L2<1e-05, 0.0001, Conv2D<32, 3x3, valid>>".
   static std::string name() {
-    return "L1L2<" + detail::factor_text(L1Factor) + ", " +
-           detail::factor_text(L2Factor) + ", " + L1L2::inner_name() + ">";
+    return "L1L2<" + detail::format_number(L1Factor) + ", " +
+           detail::format_number(L2Factor) + ", " + L1L2::inner_name() + ">";
   }
 };
 
