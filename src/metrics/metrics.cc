@@ -19,6 +19,18 @@ void check_same_length(std::size_t predicted, std::size_t truth) {
   }
 }
 
+// Throws when class index v (a true label or a prediction, `what`) at
+// sample i is outside [0, classes), naming the caller `who`.
+void check_class(const char* who, const char* what, std::int32_t v,
+                 std::size_t i, std::size_t classes) {
+  if (v < 0 || static_cast<std::size_t>(v) >= classes) {
+    throw std::invalid_argument(std::string(who) + ": " + what + " " +
+                                std::to_string(v) + " at index " +
+                                std::to_string(i) + " is not one of the " +
+                                std::to_string(classes) + " classes");
+  }
+}
+
 std::string format_row(const std::string& name, std::size_t width,
                        const std::string& p, const std::string& r,
                        const std::string& f, const std::string& support) {
@@ -49,15 +61,8 @@ ConfusionMatrix confusion_matrix(std::span<const std::int32_t> predicted,
   check_same_length(predicted.size(), truth.size());
   ConfusionMatrix m{classes, std::vector<std::size_t>(classes * classes)};
   for (std::size_t i = 0; i < truth.size(); ++i) {
-    for (const auto& [what, v] : {std::pair{"true label", truth[i]},
-                                  std::pair{"prediction", predicted[i]}}) {
-      if (v < 0 || static_cast<std::size_t>(v) >= classes) {
-        throw std::invalid_argument(std::string("confusion_matrix: ") + what +
-                                    " " + std::to_string(v) + " at index " +
-                                    std::to_string(i) + " is not one of the " +
-                                    std::to_string(classes) + " classes");
-      }
-    }
+    check_class("confusion_matrix", "true label", truth[i], i, classes);
+    check_class("confusion_matrix", "prediction", predicted[i], i, classes);
     ++m.counts[static_cast<std::size_t>(truth[i]) * classes +
                static_cast<std::size_t>(predicted[i])];
   }
@@ -81,12 +86,7 @@ double top_k_accuracy(const Predictions& p, std::span<const std::int32_t> truth,
   std::size_t hits = 0;
   for (std::size_t i = 0; i < truth.size(); ++i) {
     const std::int32_t label = truth[i];
-    if (label < 0 || static_cast<std::size_t>(label) >= p.classes) {
-      throw std::invalid_argument("top_k_accuracy: true label " +
-                                  std::to_string(label) + " at index " +
-                                  std::to_string(i) + " is not one of the " +
-                                  std::to_string(p.classes) + " classes");
-    }
+    check_class("top_k_accuracy", "true label", label, i, p.classes);
     const auto row = p.row(i);
     const float mine = row[static_cast<std::size_t>(label)];
     if (std::isnan(mine)) continue;
