@@ -52,6 +52,11 @@ namespace sequent::kernels::HWY_NAMESPACE {
 // offset to the first row and step), into `panel` with row stride
 // kPanelRows. With trans_a, A is stored K×M, so each k step is `rows`
 // consecutive floats; otherwise each row is k_len consecutive floats.
+//
+// The panel is written in order, one k step (all rows) at a time, so that
+// A's rows are read side by side: a large A comes from L3 or memory, and
+// reading its rows one after another left a single short stream in flight
+// (at 1024³ the packing took 14% of the time, waiting on misses).
 template <std::size_t kPanelRows>
 HWY_INLINE void PackAPanel(bool trans_a, const float* HWY_RESTRICT a,
                            std::size_t lda, std::size_t rows, std::size_t k_len,
@@ -62,12 +67,18 @@ HWY_INLINE void PackAPanel(bool trans_a, const float* HWY_RESTRICT a,
     }
     return;
   }
-  // Read each row contiguously; the strided writes land in the panel, which
-  // is small enough (kPanelRows × kc floats) to stay in L1.
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* HWY_RESTRICT row = a + r * lda;
+  if (rows == kPanelRows) {
     for (std::size_t k = 0; k < k_len; ++k) {
-      panel[k * kPanelRows + r] = row[k];
+      HWY_UNROLL(16)
+      for (std::size_t r = 0; r < kPanelRows; ++r) {
+        panel[k * kPanelRows + r] = a[r * lda + k];
+      }
+    }
+    return;
+  }
+  for (std::size_t k = 0; k < k_len; ++k) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      panel[k * kPanelRows + r] = a[r * lda + k];
     }
   }
 }
@@ -76,32 +87,53 @@ HWY_INLINE void PackAPanel(bool trans_a, const float* HWY_RESTRICT a,
 // (already offset to the first step and column), into panels of kPanelCols
 // columns, each k_len × kPanelCols and zero-padded on the right.
 // With trans_b, B is stored N×K: column j of op(B) is row j of storage.
+//
+// B is read along its storage rows, all the panels of a row before the next
+// row: reading one panel's k_len short pieces down B instead cost a miss per
+// piece (at 1024³ the packing took 11% of the time). The writes scatter over
+// the packed block, which is written once and then read from L2 anyway.
 template <std::size_t kPanelCols>
 HWY_INLINE void PackBBlock(bool trans_b, const float* HWY_RESTRICT b,
                            std::size_t ldb, std::size_t k_len, std::size_t cols,
                            float* HWY_RESTRICT packed) {
-  for (std::size_t col0 = 0; col0 < cols; col0 += kPanelCols) {
-    const std::size_t width =
-        cols - col0 < kPanelCols ? cols - col0 : kPanelCols;
-    float* HWY_RESTRICT panel =
-        packed + (col0 / kPanelCols) * k_len * kPanelCols;
-    if (width < kPanelCols) {
-      std::memset(panel, 0, k_len * kPanelCols * sizeof(float));
-    }
-    if (trans_b) {
-      // Contiguous reads along storage rows, strided writes into the panel
-      // (k_len × kPanelCols floats, L1-resident).
-      for (std::size_t c = 0; c < width; ++c) {
-        const float* HWY_RESTRICT column = b + (col0 + c) * ldb;
+  const std::size_t full_cols = cols / kPanelCols * kPanelCols;
+  const std::size_t width = cols - full_cols;  // of the last, partial panel
+  const std::size_t panel_floats = k_len * kPanelCols;
+  float* HWY_RESTRICT last_panel =
+      packed + (full_cols / kPanelCols) * panel_floats;
+  if (width != 0) std::memset(last_panel, 0, panel_floats * sizeof(float));
+  if (trans_b) {
+    // Storage row c is column c of op(B): k_len contiguous floats, read a
+    // group of kPanelCols rows side by side, a k step at a time.
+    for (std::size_t col0 = 0; col0 < cols; col0 += kPanelCols) {
+      float* HWY_RESTRICT panel = packed + (col0 / kPanelCols) * panel_floats;
+      const float* HWY_RESTRICT rows = b + col0 * ldb;
+      if (col0 < full_cols) {
         for (std::size_t k = 0; k < k_len; ++k) {
-          panel[k * kPanelCols + c] = column[k];
+          HWY_UNROLL(32)
+          for (std::size_t c = 0; c < kPanelCols; ++c) {
+            panel[k * kPanelCols + c] = rows[c * ldb + k];
+          }
+        }
+      } else {
+        for (std::size_t k = 0; k < k_len; ++k) {
+          for (std::size_t c = 0; c < width; ++c) {
+            panel[k * kPanelCols + c] = rows[c * ldb + k];
+          }
         }
       }
-    } else {
-      for (std::size_t k = 0; k < k_len; ++k) {
-        std::memcpy(panel + k * kPanelCols, b + k * ldb + col0,
-                    width * sizeof(float));
-      }
+    }
+    return;
+  }
+  for (std::size_t k = 0; k < k_len; ++k) {
+    const float* HWY_RESTRICT row = b + k * ldb;
+    for (std::size_t col0 = 0; col0 < full_cols; col0 += kPanelCols) {
+      std::memcpy(packed + (col0 / kPanelCols) * panel_floats + k * kPanelCols,
+                  row + col0, kPanelCols * sizeof(float));
+    }
+    if (width != 0) {
+      std::memcpy(last_panel + k * kPanelCols, row + full_cols,
+                  width * sizeof(float));
     }
   }
 }
