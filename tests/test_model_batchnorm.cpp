@@ -7,6 +7,8 @@
 #define BOOST_TEST_MODULE model_batchnorm
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <span>
+#include <type_traits>
 #include <sequent/sequent.hpp>
 #include <vector>
 
@@ -321,6 +323,64 @@ BOOST_AUTO_TEST_CASE(prepared_winograd_inference_matches_unfused_model) {
       plain.set_weights(layer, fused.get_weights(layer));
     }
     for (std::size_t count : {std::size_t{1}, n}) {
+      const std::span<const float> some(x.data(), count * size);
+      const auto a = fused.predict(some), b = plain.predict(some);
+      BOOST_REQUIRE_EQUAL(a.size(), b.size());
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        BOOST_TEST(std::fabs(a[i] - b[i]) <= 2e-5f,
+                   when << ", batch " << count << ", output " << i << ": "
+                        << a[i] << " vs " << b[i]);
+      }
+    }
+  };
+  compare("as initialised");
+  for (int i = 0; i < 3; ++i) {
+    fused.train_step({x, labels, {}, n}, sq::Adam{.lr = 0.05f});
+  }
+  compare("after training");
+}
+
+// At inference Conv2D[+BatchNorm]+ReLU+MaxPool2D<2> is one kernel: a
+// Winograd layer pools each output tile before storing it. The fused model
+// predicts what the unfused one does (a convolution, then a max-pool
+// kernel), for one image, a few, and enough for the threads to share tiles
+// dynamically, before and after the weights change.
+using PooledNet =
+    sq::Sequential<sq::Input<16, 16, 16>, sq::Conv2D<16, 3, sq::Same>,
+                   sq::BatchNorm<>, sq::ReLU, sq::MaxPool2D<2>,
+                   sq::Conv2D<24, 3, sq::Same>, sq::ReLU, sq::MaxPool2D<2>,
+                   sq::Flatten, sq::Dense<3>, sq::Softmax>;
+using PooledPlan = sq::plan_t<PooledNet, sq::SparseCategoricalCrossentropy,
+                              sq::PlanKind::kInference, sq::Fusion::kOn>;
+static_assert(std::is_same_v<
+              typename sq::at_t<0, PooledPlan>::exec,
+              sq::fused::ConvBatchNorm<sq::Conv2D<16, 3, sq::Same>,
+                                       sq::BatchNorm<>, sq::ReLU, true, true>>);
+static_assert(std::is_same_v<typename sq::at_t<1, PooledPlan>::exec,
+                             sq::fused::ConvActivation<
+                                 sq::Conv2D<24, 3, sq::Same>, sq::ReLU, true>>);
+static_assert(sq::at_t<1, PooledPlan>::last_layer == 6);
+// Training keeps the pools: backward needs where each maximum was.
+static_assert(
+    std::is_same_v<
+        typename sq::at_t<
+            1, sq::plan_t<PooledNet, sq::SparseCategoricalCrossentropy,
+                          sq::PlanKind::kTraining, sq::Fusion::kOn>>::exec,
+        sq::MaxPool2D<2>>);
+
+BOOST_AUTO_TEST_CASE(pooled_convolution_inference_matches_unfused_model) {
+  using Loss = sq::SparseCategoricalCrossentropy;
+  sq::Model<PooledNet, Loss, sq::Fusion::kOn> fused{sq::Seed{6}};
+  sq::Model<PooledNet, Loss, sq::Fusion::kOff> plain{sq::Seed{6}};
+  constexpr std::size_t n = 13, size = 16 * 16 * 16;
+  const auto x = random_vector(n * size, 72, 0.0f, 1.0f);
+  std::vector<std::int32_t> labels(n);
+  for (std::size_t i = 0; i < n; ++i) labels[i] = i % 3;
+  const auto compare = [&](const char* when) {
+    for (std::size_t layer = 0; layer < 10; ++layer) {
+      plain.set_weights(layer, fused.get_weights(layer));
+    }
+    for (std::size_t count : {std::size_t{1}, std::size_t{4}, n}) {
       const std::span<const float> some(x.data(), count * size);
       const auto a = fused.predict(some), b = plain.predict(some);
       BOOST_REQUIRE_EQUAL(a.size(), b.size());

@@ -108,7 +108,8 @@ static_assert(RegMlp::fingerprint == PlainMlp::fingerprint);
 static_assert(RegCnn::fingerprint == PlainCnn::fingerprint);
 
 // Fusion sees through it: Dense+ReLU is one GEMM, Conv2D+BatchNorm+ReLU one
-// convolution with a batch-norm kernel, folded at inference.
+// convolution with a batch-norm kernel, folded at inference (where the
+// MaxPool2D after it joins the same kernel).
 template <class Net, sq::PlanKind Kind, std::size_t Step>
 using exec_t =
     typename sq::at_t<Step, sq::plan_t<Net, Loss, Kind, sq::Fusion::kOn>>::exec;
@@ -122,7 +123,8 @@ static_assert(
 static_assert(
     std::is_same_v<exec_t<RegCnn, sq::PlanKind::kInference, 0>,
                    sq::fused::ConvBatchNorm<sq::Conv2D<4, 3, sq::Same>,
-                                            sq::BatchNorm<>, sq::ReLU, true>>);
+                                            sq::BatchNorm<>, sq::ReLU, true,
+                                            true>>);
 static_assert(
     std::is_same_v<
         exec_t<RegCnn, sq::PlanKind::kTraining, 2>,

@@ -7,6 +7,10 @@
 //                             into the convolution's weights and bias, the
 //                             activation in its epilogue
 //   Conv2D, <activation>    → one convolution with a bias + activation epilogue
+//   either, then MaxPool2D<2> (stride 2, valid), at inference
+//                           → the same convolution, each output tile pooled
+//                             before its store (Winograd layers): the full
+//                             convolution output is never written
 //   BatchNorm, <activation> → one batch-norm kernel with the activation
 //   Dense, <activation>     → one GEMM with a bias + activation epilogue
 //   Softmax (last) + a cross-entropy loss
@@ -31,6 +35,7 @@
 #include "sequent/layers/batchnorm.hpp"
 #include "sequent/layers/conv.hpp"
 #include "sequent/layers/core.hpp"
+#include "sequent/layers/pool.hpp"
 #include "sequent/layers/regularizer.hpp"
 #include "sequent/sequential.hpp"
 #include "sequent/type_list.hpp"
@@ -85,12 +90,27 @@ struct DenseActivation : LayerDefaults {
 
 // Conv2D followed by an element-wise activation: one convolution, the bias
 // and activation applied in its epilogue.
-template <class ConvLayer, class Act>
+// What a trailing MaxPool2D<2> adds to a fused convolution's description.
+inline std::string pooled_suffix(bool pooled) {
+  return pooled ? ", 2x2 max-pool in the same kernel" : "";
+}
+inline std::string pooled_layer(bool pooled) {
+  return pooled ? "+MaxPool2D<2x2>" : "";
+}
+
+// Pooled: at inference only, the MaxPool2D<2> after it runs in the same
+// kernel (kernels::ConvForwardMaxPool); aux is the unpooled output, which
+// only a layer that does not run as Winograd writes.
+template <class ConvLayer, class Act, bool Pooled = false>
 struct ConvActivation : LayerDefaults {
   static std::string name() {
-    return ConvLayer::name() + "+" + Act::name() + ": convolution, bias+" +
-           Act::name() + " epilogue";
+    return ConvLayer::name() + "+" + Act::name() + pooled_layer(Pooled) +
+           ": convolution, bias+" + Act::name() + " epilogue" +
+           pooled_suffix(Pooled);
   }
+  template <class In>
+  static constexpr std::size_t aux_size =
+      Pooled ? ConvLayer::template output<In>::type::size : 0;
   static std::string kernel() { return name(); }
   // At inference (the only plan given a derived buffer), the kernel in the
   // Winograd domain, transformed once instead of on every call.
@@ -103,14 +123,21 @@ struct ConvActivation : LayerDefaults {
   }
   template <class In, class Out>
   static void forward(const ForwardContext& c) {
-    ConvLayer::template forward_with<In, Act::kind, Act::alpha>(
-        c, c.params,
-        ConvLayer::use_bias ? c.params + ConvLayer::template weight_count<In>
-                            : nullptr,
-        c.out, derived_size<In> > 0 ? c.derived : nullptr);
+    const float* bias = ConvLayer::use_bias
+                            ? c.params + ConvLayer::template weight_count<In>
+                            : nullptr;
+    const float* winograd = derived_size<In> > 0 ? c.derived : nullptr;
+    if constexpr (Pooled) {
+      ConvLayer::template forward_pooled_with<In, Act::kind, Act::alpha>(
+          c, c.params, bias, c.aux, c.out, winograd);
+    } else {
+      ConvLayer::template forward_with<In, Act::kind, Act::alpha>(
+          c, c.params, bias, c.out, winograd);
+    }
   }
   template <class In, class Out>
   static void backward(const BackwardContext& c) {
+    static_assert(!Pooled, "an inference step has no backward");
     kernels::ActivationBackward(Act::kind, Act::alpha, c.out, c.dout, c.dout,
                                 c.batch * Out::size);
     ConvLayer::template backward_from<In>(c, c.dout);
@@ -147,8 +174,10 @@ struct NoActivation {
 // normalises z and applies the activation. For inference (Folded) BatchNorm
 // becomes part of the convolution: w' = w · scale, b' = b · scale + shift per
 // output channel, prepared once whenever the weights change.
-template <class ConvLayer, class BN, class Act, bool Folded>
+template <class ConvLayer, class BN, class Act, bool Folded,
+          bool Pooled = false>
 struct ConvBatchNorm : LayerDefaults {
+  static_assert(Folded || !Pooled, "only inference pools in the convolution");
   template <class In>
   using conv_out = typename ConvLayer::template output<In>::type;
   template <class In>
@@ -160,17 +189,19 @@ struct ConvBatchNorm : LayerDefaults {
 
   static std::string name() {
     const std::string act = Act::name().empty() ? "" : "+" + Act::name();
-    return ConvLayer::name() + "+" + BN::name() + act +
+    return ConvLayer::name() + "+" + BN::name() + act + pooled_layer(Pooled) +
            (Folded ? ": convolution with BatchNorm folded into its weights" +
                          (act.empty() ? std::string()
-                                      : ", " + Act::name() + " epilogue")
+                                      : ", " + Act::name() + " epilogue") +
+                         pooled_suffix(Pooled)
                    : ": convolution, then batch-norm" + act + " kernel");
   }
   static std::string kernel() { return name(); }
 
   static constexpr bool couples_samples = !Folded;  // BatchNorm's statistics
   template <class In>
-  static constexpr std::size_t aux_size = Folded ? 0 : conv_out<In>::size;
+  static constexpr std::size_t aux_size =
+      Folded && !Pooled ? 0 : conv_out<In>::size;
   template <class In>
   static constexpr std::size_t scratch_size =
       Folded ? 0 : BN::template scratch_size<conv_out<In>>;
@@ -186,8 +217,7 @@ struct ConvBatchNorm : LayerDefaults {
           : 0;
 
   template <class In>
-  static void prepare(const float* params, const float* state,
-                      float* derived) {
+  static void prepare(const float* params, const float* state, float* derived) {
     if constexpr (Folded) {
       constexpr std::size_t F = ConvLayer::filters;
       float scale[F], shift[F];
@@ -197,8 +227,8 @@ struct ConvBatchNorm : LayerDefaults {
         derived[i] = params[i] * scale[i % F];  // kernel is (…, F) last
       }
       for (std::size_t f = 0; f < F; ++f) {
-        const float bias = ConvLayer::use_bias ? params[weight_count<In> + f]
-                                               : 0.0f;
+        const float bias =
+            ConvLayer::use_bias ? params[weight_count<In> + f] : 0.0f;
         derived[weight_count<In> + f] = bias * scale[f] + shift[f];
       }
       ConvLayer::template prepare_winograd<In>(derived,
@@ -210,18 +240,23 @@ struct ConvBatchNorm : LayerDefaults {
   static void forward(const ForwardContext& c) {
     if constexpr (Folded) {
       constexpr bool winograd =
-          ConvLayer::template winograd_weight_floats<In> > 0;
-      ConvLayer::template forward_with<In, Act::kind, Act::alpha>(
-          c, c.derived, c.derived + weight_count<In>, c.out,
-          winograd ? c.derived + winograd_offset<In> : nullptr);
+          ConvLayer::template winograd_weight_floats < In >> 0;
+      const float* u = winograd ? c.derived + winograd_offset<In> : nullptr;
+      if constexpr (Pooled) {
+        ConvLayer::template forward_pooled_with<In, Act::kind, Act::alpha>(
+            c, c.derived, c.derived + weight_count<In>, c.aux, c.out, u);
+      } else {
+        ConvLayer::template forward_with<In, Act::kind, Act::alpha>(
+            c, c.derived, c.derived + weight_count<In>, c.out, u);
+      }
     } else {
-      const float* bias = ConvLayer::use_bias ? c.params + weight_count<In>
-                                              : nullptr;
+      const float* bias =
+          ConvLayer::use_bias ? c.params + weight_count<In> : nullptr;
       ConvLayer::template forward_with<In>(c, c.params, bias, c.aux);
       ForwardContext bn = c;
       bn.params = c.params + bn_param_offset<In>;
       BN::template normalize<conv_out<In>, Act::kind, Act::alpha>(bn, c.aux,
-                                                                 c.out);
+                                                                  c.out);
     }
   }
   template <class In, class Out>
@@ -266,20 +301,33 @@ inline constexpr bool is_batchnorm_v = false;
 template <double M, double E>
 inline constexpr bool is_batchnorm_v<BatchNorm<M, E>> = true;
 
+// MaxPool2D<2> (2×2, stride 2, valid): what a convolution can pool as it
+// stores its output.
+template <class L>
+inline constexpr bool is_max_pool_2x2_v = false;
+template <Window S, Window St, Padding P>
+inline constexpr bool is_max_pool_2x2_v<MaxPool2D<S, St, P>> =
+    S.h == 2 && S.w == 2 && St.h == 2 && St.w == 2 && P == Padding::kValid;
+
 enum class Rule {
   kAsWritten,
   kDenseActivation,
   kConvActivation,
   kConvBatchNorm,            // Conv2D, BatchNorm
   kConvBatchNormActivation,  // Conv2D, BatchNorm, activation
+  // Inference only, each then MaxPool2D<2>:
+  kConvBatchNormPool,            // Conv2D, BatchNorm, MaxPool2D
+  kConvBatchNormActivationPool,  // Conv2D, BatchNorm, activation, MaxPool2D
+  kConvActivationPool,           // Conv2D, activation, MaxPool2D
   kBatchNormActivation,
   kSoftmaxIntoLoss,
   kDrop
 };
 
 template <PlanKind Kind, Fusion F, bool LossFusesSoftmax, bool Last, class L,
-          class Next, class Next2>
+          class Next, class Next2, class Next3>
 constexpr Rule rule_for() {
+  constexpr bool inference = Kind == PlanKind::kInference;
   if constexpr (Kind != PlanKind::kTraining && L::training_only) {
     return Rule::kDrop;
   } else if constexpr (F == Fusion::kOff) {
@@ -287,6 +335,15 @@ constexpr Rule rule_for() {
   } else if constexpr (Kind != PlanKind::kInference && LossFusesSoftmax &&
                        Last && std::is_same_v<L, Softmax>) {
     return Rule::kSoftmaxIntoLoss;
+  } else if constexpr (inference && is_conv_v<L> && is_batchnorm_v<Next> &&
+                       ActivationLayer<Next2> && is_max_pool_2x2_v<Next3>) {
+    return Rule::kConvBatchNormActivationPool;
+  } else if constexpr (inference && is_conv_v<L> && is_batchnorm_v<Next> &&
+                       is_max_pool_2x2_v<Next2>) {
+    return Rule::kConvBatchNormPool;
+  } else if constexpr (inference && is_conv_v<L> && ActivationLayer<Next> &&
+                       is_max_pool_2x2_v<Next2>) {
+    return Rule::kConvActivationPool;
   } else if constexpr (is_conv_v<L> && is_batchnorm_v<Next> &&
                        ActivationLayer<Next2>) {
     return Rule::kConvBatchNormActivation;
@@ -323,16 +380,18 @@ struct rewrite<Steps, TypeList<I0, Rest...>, Kind, F, LossFuses> {
       typename at<0, TypeList<run_layer_t<Rest>..., NoLayer>>::type;
   using next_layer2 =
       typename at<1, TypeList<run_layer_t<Rest>..., NoLayer, NoLayer>>::type;
+  using next_layer3 = typename at<
+      2, TypeList<run_layer_t<Rest>..., NoLayer, NoLayer, NoLayer>>::type;
   static constexpr Rule rule =
       rule_for<Kind, F, LossFuses, sizeof...(Rest) == 0, run_layer_t<I0>,
-               next_layer, next_layer2>();
+               next_layer, next_layer2, next_layer3>();
   static constexpr bool kFolded = Kind == PlanKind::kInference;
 
   template <Rule R, class... Tail>
   struct apply {  // kAsWritten
-    using type = typename rewrite<
-        append_t<Steps, Step<run_layer_t<I0>, I0, I0>>, TypeList<Tail...>,
-        Kind, F, LossFuses>::type;
+    using type =
+        typename rewrite<append_t<Steps, Step<run_layer_t<I0>, I0, I0>>,
+                         TypeList<Tail...>, Kind, F, LossFuses>::type;
   };
   template <class... Tail>
   struct apply<Rule::kDrop, Tail...> {
@@ -352,35 +411,49 @@ struct rewrite<Steps, TypeList<I0, Rest...>, Kind, F, LossFuses> {
 
   template <class I1, class... Tail>
   struct apply<Rule::kDenseActivation, I1, Tail...> {
-    using type = fuse<
-        fused::DenseActivation<run_layer_t<I0>, run_layer_t<I1>>, I1,
-        Tail...>;
+    using type = fuse<fused::DenseActivation<run_layer_t<I0>, run_layer_t<I1>>,
+                      I1, Tail...>;
   };
   template <class I1, class... Tail>
   struct apply<Rule::kConvActivation, I1, Tail...> {
-    using type = fuse<
-        fused::ConvActivation<run_layer_t<I0>, run_layer_t<I1>>, I1,
-        Tail...>;
+    using type = fuse<fused::ConvActivation<run_layer_t<I0>, run_layer_t<I1>>,
+                      I1, Tail...>;
   };
   template <class I1, class... Tail>
   struct apply<Rule::kBatchNormActivation, I1, Tail...> {
-    using type = fuse<
-        fused::BatchNormActivation<run_layer_t<I0>, run_layer_t<I1>>,
-        I1, Tail...>;
+    using type =
+        fuse<fused::BatchNormActivation<run_layer_t<I0>, run_layer_t<I1>>, I1,
+             Tail...>;
   };
   template <class I1, class... Tail>
   struct apply<Rule::kConvBatchNorm, I1, Tail...> {
-    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>,
-                                           run_layer_t<I1>,
+    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>, run_layer_t<I1>,
                                            fused::NoActivation, kFolded>,
                       I1, Tail...>;
   };
   template <class I1, class I2, class... Tail>
   struct apply<Rule::kConvBatchNormActivation, I1, I2, Tail...> {
-    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>,
-                                           run_layer_t<I1>,
+    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>, run_layer_t<I1>,
                                            run_layer_t<I2>, kFolded>,
                       I2, Tail...>;
+  };
+  template <class I1, class I2, class... Tail>
+  struct apply<Rule::kConvActivationPool, I1, I2, Tail...> {
+    using type =
+        fuse<fused::ConvActivation<run_layer_t<I0>, run_layer_t<I1>, true>, I2,
+             Tail...>;
+  };
+  template <class I1, class I2, class... Tail>
+  struct apply<Rule::kConvBatchNormPool, I1, I2, Tail...> {
+    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>, run_layer_t<I1>,
+                                           fused::NoActivation, true, true>,
+                      I2, Tail...>;
+  };
+  template <class I1, class I2, class I3, class... Tail>
+  struct apply<Rule::kConvBatchNormActivationPool, I1, I2, I3, Tail...> {
+    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>, run_layer_t<I1>,
+                                           run_layer_t<I2>, true, true>,
+                      I3, Tail...>;
   };
   using type = typename apply<rule, Rest...>::type;
 };
@@ -395,9 +468,9 @@ using plan_t = typename detail::rewrite<TypeList<>, typename Net::layers, Kind,
 // True when the plan's output is logits whose Softmax the loss computes.
 template <class Net, class Loss, PlanKind Kind, Fusion F>
 inline constexpr bool outputs_logits =
-    F == Fusion::kOn && Kind != PlanKind::kInference && Loss::fuses_softmax &&
-    std::is_same_v<typename at_t<Net::layer_count - 1,
-                                 typename Net::layers>::layer,
-                   Softmax>;
+    F == Fusion::kOn&& Kind !=
+    PlanKind::kInference&& Loss::fuses_softmax&& std::is_same_v<
+        typename at_t<Net::layer_count - 1, typename Net::layers>::layer,
+        Softmax>;
 
 }  // namespace sequent

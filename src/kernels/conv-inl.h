@@ -33,6 +33,7 @@
 #include "conv_winograd_weights-inl.h"
 #include "hwy/highway.h"
 #include "sequent/kernels/conv.hpp"
+#include "sequent/kernels/pool.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace sequent::kernels::HWY_NAMESPACE {
@@ -137,6 +138,54 @@ inline void ConvWinogradWeightsImpl(const ConvShape& s,
   TransformWeights(weights, s.in_c, s.out_c, WinogradWeightStride(s.out_c), u);
 }
 
+// Runs the convolution as Winograd, on weights prepared by
+// ConvWinogradWeights or transformed here, if that pays for its shape and
+// batch (WinogradApplies); returns whether it did. With max_pool_2x2, out
+// receives the 2×2 max-pool of the result (see WinogradProblem).
+inline bool TryWinogradForward(const ConvShape& s, const float* in,
+                               const float* weights, float* out,
+                               const Epilogue& epilogue,
+                               const float* winograd_weights,
+                               bool max_pool_2x2) {
+  using namespace conv_internal;  // NOLINT(build/namespaces)
+  const std::size_t tiles = s.batch *
+                            ((s.out_h + kWinogradTile - 1) / kWinogradTile) *
+                            ((s.out_w + kWinogradTile - 1) / kWinogradTile);
+  if (!WinogradApplies(s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.in_c,
+                       s.out_c, tiles, winograd_weights != nullptr)) {
+    return false;
+  }
+  // Prepared weights, or this call's transform of them in the scratch.
+  const float* u = winograd_weights;
+  const std::size_t u_stride =
+      u ? WinogradWeightStride(s.out_c) : RoundUp(s.out_c, kConvLanes);
+  if (u == nullptr) {
+    float* scratch = ThreadScratch(ScratchSlot::kOperandB,
+                                   kWinogradPositions * s.in_c * u_stride);
+    TransformWeights(weights, s.in_c, s.out_c, u_stride, scratch);
+    u = scratch;
+  }
+  const bool trivial_epilogue =
+      epilogue.bias == nullptr && epilogue.activation == Activation::kIdentity;
+  WinogradProblem p{in,
+                    s.batch,
+                    s.in_h,
+                    s.in_w,
+                    s.in_c,
+                    s.out_h,
+                    s.out_w,
+                    s.out_c,
+                    static_cast<std::ptrdiff_t>(s.pad_top),
+                    static_cast<std::ptrdiff_t>(s.pad_left),
+                    u,
+                    u_stride,
+                    out,
+                    trivial_epilogue ? nullptr : &epilogue};
+  p.max_pool_2x2 = max_pool_2x2;
+  WinogradParallel(p);
+  return true;
+}
+
 inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
                             const float* HWY_RESTRICT weights,
                             float* HWY_RESTRICT out, const Epilogue& epilogue,
@@ -146,25 +195,8 @@ inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
   if (pixels == 0 || s.out_c == 0) return;
   const bool trivial_epilogue =
       epilogue.bias == nullptr && epilogue.activation == Activation::kIdentity;
-  const std::size_t tiles = s.batch *
-                            ((s.out_h + kWinogradTile - 1) / kWinogradTile) *
-                            ((s.out_w + kWinogradTile - 1) / kWinogradTile);
-  if (WinogradApplies(s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.in_c,
-                      s.out_c, tiles, winograd_weights != nullptr)) {
-    // Prepared weights, or this call's transform of them in the scratch.
-    const float* u = winograd_weights;
-    const std::size_t u_stride =
-        u ? WinogradWeightStride(s.out_c) : RoundUp(s.out_c, kConvLanes);
-    if (u == nullptr) {
-      float* scratch = ThreadScratch(ScratchSlot::kOperandB,
-                                     kWinogradPositions * s.in_c * u_stride);
-      TransformWeights(weights, s.in_c, s.out_c, u_stride, scratch);
-      u = scratch;
-    }
-    WinogradParallel({in, s.batch, s.in_h, s.in_w, s.in_c, s.out_h, s.out_w,
-                      s.out_c, static_cast<std::ptrdiff_t>(s.pad_top),
-                      static_cast<std::ptrdiff_t>(s.pad_left), u, u_stride, out,
-                      trivial_epilogue ? nullptr : &epilogue});
+  if (TryWinogradForward(s, in, weights, out, epilogue, winograd_weights,
+                         /*max_pool_2x2=*/false)) {
     return;
   }
   if (PlanarForwardApplies(s.out_c, s.stride_w)) {
@@ -219,6 +251,37 @@ inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
     return;
   }
   PatchProductParallel(p);
+}
+
+// out (batch × out_h/2 × out_w/2 × out_c) = the 2×2 max-pool, stride 2,
+// valid, of ConvForwardImpl's result. Run as Winograd, each output tile is
+// pooled before it is stored and `unpooled` is not touched; otherwise the
+// convolution is written to `unpooled` (batch × out_h × out_w × out_c) and
+// pooled from there by the max-pool kernel. Either way out is bitwise what
+// the two kernels give one after the other.
+inline void ConvForwardMaxPoolImpl(const ConvShape& s,
+                                   const float* HWY_RESTRICT in,
+                                   const float* HWY_RESTRICT weights,
+                                   float* HWY_RESTRICT unpooled,
+                                   float* HWY_RESTRICT out,
+                                   const Epilogue& epilogue,
+                                   const float* HWY_RESTRICT winograd_weights) {
+  if (s.batch * s.out_h * s.out_w == 0 || s.out_c == 0) return;
+  if (TryWinogradForward(s, in, weights, out, epilogue, winograd_weights,
+                         /*max_pool_2x2=*/true)) {
+    return;
+  }
+  ConvForwardImpl(s, in, weights, unpooled, epilogue, winograd_weights);
+  PoolShape pool;
+  pool.batch = s.batch;
+  pool.in_h = s.out_h;
+  pool.in_w = s.out_w;
+  pool.channels = s.out_c;
+  pool.out_h = s.out_h / 2;
+  pool.out_w = s.out_w / 2;
+  pool.window_h = pool.window_w = 2;
+  pool.stride_h = pool.stride_w = 2;
+  MaxPoolForward(pool, unpooled, out, nullptr);
 }
 
 // The multiply-adds ConvForwardImpl's products execute for s: a Winograd

@@ -25,6 +25,7 @@
 namespace sequent::kernels {
 
 HWY_EXPORT(ConvForwardImpl);
+HWY_EXPORT(ConvForwardMaxPoolImpl);
 HWY_EXPORT(ConvBackwardDataImpl);
 HWY_EXPORT(ConvBackwardWeightsImpl);
 HWY_EXPORT(ConvForwardMacsImpl);
@@ -33,8 +34,16 @@ HWY_EXPORT(ConvWinogradWeightsImpl);
 void ConvForward(const ConvShape& s, const float* in, const float* weights,
                  float* out, const Epilogue& epilogue,
                  const float* winograd_weights) {
-  HWY_DYNAMIC_DISPATCH(ConvForwardImpl)(s, in, weights, out, epilogue,
-                                        winograd_weights);
+  HWY_DYNAMIC_DISPATCH(ConvForwardImpl)
+  (s, in, weights, out, epilogue, winograd_weights);
+}
+
+void ConvForwardMaxPool(const ConvShape& s, const float* in,
+                        const float* weights, float* unpooled, float* out,
+                        const Epilogue& epilogue,
+                        const float* winograd_weights) {
+  HWY_DYNAMIC_DISPATCH(ConvForwardMaxPoolImpl)
+  (s, in, weights, unpooled, out, epilogue, winograd_weights);
 }
 
 void ConvWinogradWeights(const ConvShape& s, const float* weights, float* u) {

@@ -77,6 +77,9 @@ struct WinogradProblem {
   std::size_t u_stride;              // out_c rounded up to whole vectors
   float* out;
   const Epilogue* epilogue;  // null when it is the identity without bias
+  // Whether out is the 2×2 max-pool (stride 2, valid) of the convolution:
+  // batch × out_h/2 × out_w/2 × out_c, each tile pooled before its store.
+  bool max_pool_2x2 = false;
 
   std::size_t tiles_h() const {
     return (out_h + kWinogradTile - 1) / kWinogradTile;
@@ -295,9 +298,36 @@ inline void TransformInputTile(const WinogradProblem& p, std::size_t index,
   }
 }
 
+// Stores the 2×2 max-pool of a tile's 4×4 outputs y (after the epilogue)
+// for channels [0, valid) at `corner`, the tile's first pooled pixel, in a
+// pooled image of `pooled_w` × out_c: rows_inside × cols_inside windows.
+// Ties and NaN go as in the max-pool kernel: the window's first value in
+// scan order, replaced only by a strictly greater one.
+template <class D>
+HWY_INLINE void StorePooledTile(D d, const hn::Vec<D> (&y)[4][4],
+                                std::size_t rows_inside,
+                                std::size_t cols_inside, std::size_t pooled_w,
+                                std::size_t out_c, std::size_t valid,
+                                float* corner) {
+  for (std::size_t i = 0; i < rows_inside; ++i) {
+    for (std::size_t j = 0; j < cols_inside; ++j) {
+      auto best = y[2 * i][2 * j];
+      const hn::Vec<D> rest[3] = {y[2 * i][2 * j + 1], y[2 * i + 1][2 * j],
+                                  y[2 * i + 1][2 * j + 1]};
+      HWY_UNROLL(3)
+      for (std::size_t k = 0; k < 3; ++k) {
+        best = hn::IfThenElse(hn::Gt(rest[k], best), rest[k], best);
+      }
+      StoreFirst(d, best, corner + (i * pooled_w + j) * out_c, valid);
+    }
+  }
+}
+
 // Outputs of tiles [first, first + count) for columns [col, col + cols) of
 // out: Y = Aᵀ M A from m[t·kWinogradMTileFloats + ξ·kConvPanelCols + j],
-// then the epilogue, stored where inside the image.
+// then the epilogue, stored where inside the image (or pooled, with
+// p.max_pool_2x2: a 4×4 tile holds 2×2 whole windows, since tiles start at
+// multiples of 4, so a layer's full output is never stored).
 inline void TransformOutputBlock(const WinogradProblem& p, std::size_t first,
                                  std::size_t count, std::size_t col,
                                  std::size_t cols,
@@ -312,8 +342,21 @@ inline void TransformOutputBlock(const WinogradProblem& p, std::size_t first,
     const std::size_t x0 = kWinogradTile * tile.tile_x;
     const std::size_t rows_inside = std::min(kWinogradTile, p.out_h - y0);
     const std::size_t cols_inside = std::min(kWinogradTile, p.out_w - x0);
+    // Pooled: the windows of the tile inside the pooled image (whose odd
+    // last conv row or column, if any, belongs to no window).
+    const std::size_t pooled_h = p.out_h / 2, pooled_w = p.out_w / 2;
+    const std::size_t windows_down =
+        y0 / 2 < pooled_h ? std::min<std::size_t>(2, pooled_h - y0 / 2) : 0;
+    const std::size_t windows_across =
+        x0 / 2 < pooled_w ? std::min<std::size_t>(2, pooled_w - x0 / 2) : 0;
     float* corner =
-        p.out + ((tile.image * p.out_h + y0) * p.out_w + x0) * p.out_c + col;
+        p.max_pool_2x2
+            ? p.out +
+                  ((tile.image * pooled_h + y0 / 2) * pooled_w + x0 / 2) *
+                      p.out_c +
+                  col
+            : p.out + ((tile.image * p.out_h + y0) * p.out_w + x0) * p.out_c +
+                  col;
     for (std::size_t j0 = 0; j0 < cols; j0 += lanes) {
       const std::size_t valid = std::min(lanes, cols - j0);
       const float* m_tile = m + t * kWinogradMTileFloats + j0;
@@ -349,6 +392,11 @@ inline void TransformOutputBlock(const WinogradProblem& p, std::size_t first,
           }
         }
         Activate(d, *epilogue, y);
+      }
+      if (p.max_pool_2x2) {
+        StorePooledTile(d, y, windows_down, windows_across, pooled_w, p.out_c,
+                        valid, corner + j0);
+        continue;
       }
       for (std::size_t i = 0; i < rows_inside; ++i) {
         for (std::size_t j = 0; j < cols_inside; ++j) {

@@ -34,6 +34,18 @@ void ConvForward(const ConvShape& s, const float* in, const float* weights,
                  float* out, const Epilogue& epilogue = {},
                  const float* winograd_weights = nullptr);
 
+// out (batch × ⌊out_h/2⌋ × ⌊out_w/2⌋ × out_c) = the 2×2 max-pool, stride 2,
+// of ConvForward(s, in, weights, ·, epilogue, winograd_weights): inference's
+// Conv2D[+BatchNorm][+activation]+MaxPool2D<2>. As Winograd, each output
+// tile is pooled before it is stored, so the convolution's full output is
+// never written; other layers write it to `unpooled` (batch × out_h × out_w
+// × out_c floats) and pool it from there. Bitwise the same as the two
+// kernels one after the other (MaxPoolForward's ties and NaN rules).
+void ConvForwardMaxPool(const ConvShape& s, const float* in,
+                        const float* weights, float* unpooled, float* out,
+                        const Epilogue& epilogue = {},
+                        const float* winograd_weights = nullptr);
+
 // Whether ConvForward may run a layer of this shape as Winograd F(4×4, 3×3)
 // (it does when the batch also has enough tiles): 3×3, stride 1, 16 to 128
 // input channels, at least 16 output channels.
@@ -83,8 +95,8 @@ void ConvBackwardDataReference(const ConvShape& s, const float* dout,
 
 // dweights (kernel_h × kernel_w × in_c × out_c) and, if non-null,
 // dbias (out_c) = d(loss)/d(weights, bias), overwritten.
-void ConvBackwardWeights(const ConvShape& s, const float* in,
-                         const float* dout, float* dweights, float* dbias);
+void ConvBackwardWeights(const ConvShape& s, const float* in, const float* dout,
+                         float* dweights, float* dbias);
 void ConvBackwardWeightsReference(const ConvShape& s, const float* in,
                                   const float* dout, float* dweights,
                                   float* dbias);

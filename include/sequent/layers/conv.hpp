@@ -143,6 +143,17 @@ struct Conv2D : LayerDefaults {
     kernels::ConvForward(conv_shape<In>(c.batch), c.in, weights, out,
                          {bias, A, Alpha}, winograd);
   }
+  // out = the 2×2 max-pool (stride 2) of forward_with's result: inference's
+  // Conv2D…+MaxPool2D<2> in one kernel. `unpooled` (conv output size) is
+  // written only by layers that do not run as Winograd.
+  template <class In, kernels::Activation A = kernels::Activation::kIdentity,
+            float Alpha = 0.0f>
+  static void forward_pooled_with(const ForwardContext& c, const float* weights,
+                                  const float* bias, float* unpooled,
+                                  float* out, const float* winograd = nullptr) {
+    kernels::ConvForwardMaxPool(conv_shape<In>(c.batch), c.in, weights,
+                                unpooled, out, {bias, A, Alpha}, winograd);
+  }
   // From dz = d(loss)/d(conv output): kernel and bias gradients, and din.
   template <class In>
   static void backward_from(const BackwardContext& c, const float* dz) {
