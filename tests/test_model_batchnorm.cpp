@@ -7,9 +7,11 @@
 #define BOOST_TEST_MODULE model_batchnorm
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <cstring>
+#include <sequent/sequent.hpp>
 #include <span>
 #include <type_traits>
-#include <sequent/sequent.hpp>
+#include <utility>
 #include <vector>
 
 #include "random_values.hpp"
@@ -397,3 +399,77 @@ BOOST_AUTO_TEST_CASE(pooled_convolution_inference_matches_unfused_model) {
   }
   compare("after training");
 }
+
+// The same network with a Dropout before each MaxPool2D, which inference
+// removes but which keeps the pool out of the convolution's step: its
+// prediction is the unfused pooling's, and the pooled model must give the
+// same bits (an odd image size: partial tiles, an unpooled last row).
+BOOST_AUTO_TEST_CASE(pooled_convolution_inference_is_bitwise_conv_then_pool) {
+  using Pooled =
+      sq::Sequential<sq::Input<15, 15, 16>, sq::Conv2D<16, 3, sq::Same>,
+                     sq::BatchNorm<>, sq::ReLU, sq::MaxPool2D<2>,
+                     sq::Conv2D<24, 3, sq::Same>, sq::ReLU, sq::MaxPool2D<2>,
+                     sq::Flatten, sq::Dense<3>, sq::Softmax>;
+  using Blocked =
+      sq::Sequential<sq::Input<15, 15, 16>, sq::Conv2D<16, 3, sq::Same>,
+                     sq::BatchNorm<>, sq::ReLU, sq::Dropout<0.25>,
+                     sq::MaxPool2D<2>, sq::Conv2D<24, 3, sq::Same>, sq::ReLU,
+                     sq::Dropout<0.25>, sq::MaxPool2D<2>, sq::Flatten,
+                     sq::Dense<3>, sq::Softmax>;
+  using Loss = sq::SparseCategoricalCrossentropy;
+  static_assert(sq::at_t<0, sq::plan_t<Blocked, Loss, sq::PlanKind::kInference,
+                                       sq::Fusion::kOn>>::last_layer == 2);
+  sq::Model<Pooled, Loss> pooled{sq::Seed{7}};
+  sq::Model<Blocked, Loss> blocked{sq::Seed{8}};
+  constexpr std::size_t n = 9, size = 15 * 15 * 16;
+  const auto x = random_vector(n * size, 73, 0.0f, 1.0f);
+  std::vector<std::int32_t> labels(n);
+  for (std::size_t i = 0; i < n; ++i) labels[i] = i % 3;
+  for (int i = 0; i < 2; ++i) {  // running statistics away from 0 and 1
+    pooled.train_step({x, labels, {}, n}, sq::Adam{.lr = 0.05f});
+  }
+  // Pooled layer → blocked layer holding the same weights.
+  const std::pair<std::size_t, std::size_t> same[] = {
+      {0, 0}, {1, 1}, {4, 5}, {8, 10}};
+  for (const auto& [from, to] : same) {
+    blocked.set_weights(to, pooled.get_weights(from));
+  }
+  for (std::size_t count : {std::size_t{1}, std::size_t{2}, n}) {
+    const std::span<const float> some(x.data(), count * size);
+    const auto a = pooled.predict(some), b = blocked.predict(some);
+    BOOST_REQUIRE_EQUAL(a.size(), b.size());
+    std::size_t differing = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      differing += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    }
+    BOOST_TEST(differing == 0u, "batch " << count);
+  }
+}
+
+// Only a 2×2, stride-2, valid MaxPool2D joins the convolution, and only at
+// inference with fusion on.
+template <class Net, sq::PlanKind Kind, sq::Fusion F = sq::Fusion::kOn>
+constexpr std::size_t first_step_end = sq::at_t<
+    0, sq::plan_t<Net, sq::SparseCategoricalCrossentropy, Kind, F>>::last_layer;
+template <class Pool>
+using ConvReluPool =
+    sq::Sequential<sq::Input<8, 8, 16>, sq::Conv2D<16, 3, sq::Same>, sq::ReLU,
+                   Pool, sq::Flatten, sq::Dense<2>, sq::Softmax>;
+static_assert(
+    first_step_end<ConvReluPool<sq::MaxPool2D<2>>, sq::PlanKind::kInference> ==
+    2);
+static_assert(first_step_end<ConvReluPool<sq::MaxPool2D<2, 1>>,
+                             sq::PlanKind::kInference> == 1);
+static_assert(first_step_end<ConvReluPool<sq::MaxPool2D<2, 2, sq::Same>>,
+                             sq::PlanKind::kInference> == 1);
+static_assert(
+    first_step_end<ConvReluPool<sq::MaxPool2D<3>>, sq::PlanKind::kInference> ==
+    1);
+static_assert(
+    first_step_end<ConvReluPool<sq::AvgPool2D<2>>, sq::PlanKind::kInference> ==
+    1);
+static_assert(
+    first_step_end<ConvReluPool<sq::MaxPool2D<2>>, sq::PlanKind::kEvaluation> ==
+    1);
+static_assert(first_step_end<ConvReluPool<sq::MaxPool2D<2>>,
+                             sq::PlanKind::kInference, sq::Fusion::kOff> == 0);

@@ -43,13 +43,31 @@ BOOST_AUTO_TEST_CASE(inference_section_lists_what_differs) {
   BOOST_TEST(has(inference,
                  "  0-3   Conv2D<32, 3x3, same>+BatchNorm+ReLU+MaxPool2D<2x2>: "
                  "convolution with BatchNorm folded into its weights, ReLU "
-                 "epilogue, 2x2 max-pool in the same kernel"));
+                 "epilogue, then a 2x2 max-pool pass"));
   BOOST_TEST(has(inference,
                  "  7     Dropout<0.5>: removed (identity at "
                  "inference)"));
   BOOST_TEST(has(inference, "  9     Softmax: row-wise softmax kernel"));
   // Steps that run alike are not repeated.
   BOOST_TEST(!has(inference, "Dense<128>+ReLU"));
+}
+
+BOOST_AUTO_TEST_CASE(pooled_winograd_layer_says_where_it_pools) {
+  // 16 input channels: a Winograd layer, which pools in its output
+  // transform; one input channel: a convolution, then a pooling pass.
+  using Wide =
+      sq::Sequential<sq::Input<8, 8, 16>, sq::Conv2D<16, 3, sq::Same>, sq::ReLU,
+                     sq::MaxPool2D<2>, sq::Flatten, sq::Dense<2>, sq::Softmax>;
+  using Narrow =
+      sq::Sequential<sq::Input<8, 8, 1>, sq::Conv2D<16, 3, sq::Same>, sq::ReLU,
+                     sq::MaxPool2D<2>, sq::Flatten, sq::Dense<2>, sq::Softmax>;
+  BOOST_TEST(has(sq::Model<Wide, Loss>::summary(),
+                 "  0-2   Conv2D<16, 3x3, same>+ReLU+MaxPool2D<2x2>: "
+                 "convolution, bias+ReLU epilogue, 2x2 max-pool in the "
+                 "Winograd output transform"));
+  BOOST_TEST(has(sq::Model<Narrow, Loss>::summary(),
+                 "  0-2   Conv2D<16, 3x3, same>+ReLU+MaxPool2D<2x2>: "
+                 "convolution, bias+ReLU epilogue, then a 2x2 max-pool pass"));
 }
 
 BOOST_AUTO_TEST_CASE(inference_as_in_training_says_so) {

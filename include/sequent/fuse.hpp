@@ -8,9 +8,10 @@
 //                             activation in its epilogue
 //   Conv2D, <activation>    → one convolution with a bias + activation epilogue
 //   either, then MaxPool2D<2> (stride 2, valid), at inference
-//                           → the same convolution, each output tile pooled
-//                             before its store (Winograd layers): the full
-//                             convolution output is never written
+//                           → the same step, which also pools: a Winograd
+//                             layer takes each output tile's 2×2 maxima
+//                             before storing it, so the convolution's full
+//                             output is never written
 //   BatchNorm, <activation> → one batch-norm kernel with the activation
 //   Dense, <activation>     → one GEMM with a bias + activation epilogue
 //   Softmax (last) + a cross-entropy loss
@@ -90,23 +91,46 @@ struct DenseActivation : LayerDefaults {
 
 // Conv2D followed by an element-wise activation: one convolution, the bias
 // and activation applied in its epilogue.
-// What a trailing MaxPool2D<2> adds to a fused convolution's description.
-inline std::string pooled_suffix(bool pooled) {
-  return pooled ? ", 2x2 max-pool in the same kernel" : "";
-}
-inline std::string pooled_layer(bool pooled) {
-  return pooled ? "+MaxPool2D<2x2>" : "";
-}
+// How a pooled convolution step (below) describes its pooling: in the
+// Winograd output transform if the layer runs as Winograd — a Winograd
+// shape with at least 4 tiles of 4×4 outputs per image does, from the
+// weights inference prepares — else as a pass over the convolution's output
+// (at a small batch, a Winograd shape with fewer tiles may do either).
+template <class ConvLayer, bool Pooled>
+struct PooledText {
+  static std::string layer() { return Pooled ? "+MaxPool2D<2x2>" : ""; }
+  template <class In>
+  static std::string how() {
+    using Out = detail::Spatial<typename ConvLayer::template output<In>::type>;
+    constexpr int tiles = (Out::h + 3) / 4 * ((Out::w + 3) / 4);
+    if constexpr (!Pooled) {
+      return "";
+    } else if constexpr (ConvLayer::template winograd_weight_floats<In> > 0 &&
+                         tiles >= 4) {
+      return ", 2x2 max-pool in the Winograd output transform";
+    } else if constexpr (ConvLayer::template winograd_weight_floats<In> > 0) {
+      return ", 2x2 max-pool in the Winograd output transform from 4 tiles "
+             "a batch, else a pass";
+    } else {
+      return ", then a 2x2 max-pool pass";
+    }
+  }
+};
 
 // Pooled: at inference only, the MaxPool2D<2> after it runs in the same
-// kernel (kernels::ConvForwardMaxPool); aux is the unpooled output, which
-// only a layer that does not run as Winograd writes.
+// step (kernels::ConvForwardMaxPool); aux holds the unpooled output for a
+// layer that does not run as Winograd.
 template <class ConvLayer, class Act, bool Pooled = false>
 struct ConvActivation : LayerDefaults {
-  static std::string name() {
-    return ConvLayer::name() + "+" + Act::name() + pooled_layer(Pooled) +
-           ": convolution, bias+" + Act::name() + " epilogue" +
-           pooled_suffix(Pooled);
+  static std::string name() { return name_for<void>(); }
+  // The description for input shape In (summary() asks with the step's).
+  template <class In>
+  static std::string name_for() {
+    using Text = PooledText<ConvLayer, Pooled>;
+    std::string how;
+    if constexpr (!std::is_void_v<In>) how = Text::template how<In>();
+    return ConvLayer::name() + "+" + Act::name() + Text::layer() +
+           ": convolution, bias+" + Act::name() + " epilogue" + how;
   }
   template <class In>
   static constexpr std::size_t aux_size =
@@ -123,8 +147,8 @@ struct ConvActivation : LayerDefaults {
   }
   template <class In, class Out>
   static void forward(const ForwardContext& c) {
-    const float* bias = ConvLayer::use_bias
-                            ? c.params + ConvLayer::template weight_count<In>
+    const float* bias =
+        ConvLayer::use_bias ? c.params + ConvLayer::template weight_count<In>
                             : nullptr;
     const float* winograd = derived_size<In> > 0 ? c.derived : nullptr;
     if constexpr (Pooled) {
@@ -187,13 +211,18 @@ struct ConvBatchNorm : LayerDefaults {
   static constexpr std::size_t weight_count =
       ConvLayer::template weight_count<In>;
 
-  static std::string name() {
+  static std::string name() { return name_for<void>(); }
+  template <class In>
+  static std::string name_for() {
+    using Text = PooledText<ConvLayer, Pooled>;
+    std::string how;
+    if constexpr (!std::is_void_v<In>) how = Text::template how<In>();
     const std::string act = Act::name().empty() ? "" : "+" + Act::name();
-    return ConvLayer::name() + "+" + BN::name() + act + pooled_layer(Pooled) +
+    return ConvLayer::name() + "+" + BN::name() + act + Text::layer() +
            (Folded ? ": convolution with BatchNorm folded into its weights" +
                          (act.empty() ? std::string()
                                       : ", " + Act::name() + " epilogue") +
-                         pooled_suffix(Pooled)
+                         how
                    : ": convolution, then batch-norm" + act + " kernel");
   }
   static std::string kernel() { return name(); }
@@ -217,7 +246,8 @@ struct ConvBatchNorm : LayerDefaults {
           : 0;
 
   template <class In>
-  static void prepare(const float* params, const float* state, float* derived) {
+  static void prepare(const float* params, const float* state,
+                      float* derived) {
     if constexpr (Folded) {
       constexpr std::size_t F = ConvLayer::filters;
       float scale[F], shift[F];
@@ -227,8 +257,8 @@ struct ConvBatchNorm : LayerDefaults {
         derived[i] = params[i] * scale[i % F];  // kernel is (…, F) last
       }
       for (std::size_t f = 0; f < F; ++f) {
-        const float bias =
-            ConvLayer::use_bias ? params[weight_count<In> + f] : 0.0f;
+        const float bias = ConvLayer::use_bias ? params[weight_count<In> + f]
+                                               : 0.0f;
         derived[weight_count<In> + f] = bias * scale[f] + shift[f];
       }
       ConvLayer::template prepare_winograd<In>(derived,
@@ -240,7 +270,7 @@ struct ConvBatchNorm : LayerDefaults {
   static void forward(const ForwardContext& c) {
     if constexpr (Folded) {
       constexpr bool winograd =
-          ConvLayer::template winograd_weight_floats < In >> 0;
+          ConvLayer::template winograd_weight_floats<In> > 0;
       const float* u = winograd ? c.derived + winograd_offset<In> : nullptr;
       if constexpr (Pooled) {
         ConvLayer::template forward_pooled_with<In, Act::kind, Act::alpha>(
@@ -250,13 +280,13 @@ struct ConvBatchNorm : LayerDefaults {
             c, c.derived, c.derived + weight_count<In>, c.out, u);
       }
     } else {
-      const float* bias =
-          ConvLayer::use_bias ? c.params + weight_count<In> : nullptr;
+      const float* bias = ConvLayer::use_bias ? c.params + weight_count<In>
+                                              : nullptr;
       ConvLayer::template forward_with<In>(c, c.params, bias, c.aux);
       ForwardContext bn = c;
       bn.params = c.params + bn_param_offset<In>;
       BN::template normalize<conv_out<In>, Act::kind, Act::alpha>(bn, c.aux,
-                                                                  c.out);
+                                                                 c.out);
     }
   }
   template <class In, class Out>
@@ -389,9 +419,9 @@ struct rewrite<Steps, TypeList<I0, Rest...>, Kind, F, LossFuses> {
 
   template <Rule R, class... Tail>
   struct apply {  // kAsWritten
-    using type =
-        typename rewrite<append_t<Steps, Step<run_layer_t<I0>, I0, I0>>,
-                         TypeList<Tail...>, Kind, F, LossFuses>::type;
+    using type = typename rewrite<
+        append_t<Steps, Step<run_layer_t<I0>, I0, I0>>, TypeList<Tail...>,
+        Kind, F, LossFuses>::type;
   };
   template <class... Tail>
   struct apply<Rule::kDrop, Tail...> {
@@ -411,47 +441,53 @@ struct rewrite<Steps, TypeList<I0, Rest...>, Kind, F, LossFuses> {
 
   template <class I1, class... Tail>
   struct apply<Rule::kDenseActivation, I1, Tail...> {
-    using type = fuse<fused::DenseActivation<run_layer_t<I0>, run_layer_t<I1>>,
-                      I1, Tail...>;
+    using type = fuse<
+        fused::DenseActivation<run_layer_t<I0>, run_layer_t<I1>>, I1,
+        Tail...>;
   };
   template <class I1, class... Tail>
   struct apply<Rule::kConvActivation, I1, Tail...> {
-    using type = fuse<fused::ConvActivation<run_layer_t<I0>, run_layer_t<I1>>,
-                      I1, Tail...>;
+    using type = fuse<
+        fused::ConvActivation<run_layer_t<I0>, run_layer_t<I1>>, I1,
+        Tail...>;
   };
   template <class I1, class... Tail>
   struct apply<Rule::kBatchNormActivation, I1, Tail...> {
-    using type =
-        fuse<fused::BatchNormActivation<run_layer_t<I0>, run_layer_t<I1>>, I1,
-             Tail...>;
+    using type = fuse<
+        fused::BatchNormActivation<run_layer_t<I0>, run_layer_t<I1>>,
+        I1, Tail...>;
   };
   template <class I1, class... Tail>
   struct apply<Rule::kConvBatchNorm, I1, Tail...> {
-    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>, run_layer_t<I1>,
+    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>,
+                                           run_layer_t<I1>,
                                            fused::NoActivation, kFolded>,
                       I1, Tail...>;
   };
   template <class I1, class I2, class... Tail>
   struct apply<Rule::kConvBatchNormActivation, I1, I2, Tail...> {
-    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>, run_layer_t<I1>,
+    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>,
+                                           run_layer_t<I1>,
                                            run_layer_t<I2>, kFolded>,
                       I2, Tail...>;
   };
   template <class I1, class I2, class... Tail>
   struct apply<Rule::kConvActivationPool, I1, I2, Tail...> {
-    using type =
-        fuse<fused::ConvActivation<run_layer_t<I0>, run_layer_t<I1>, true>, I2,
-             Tail...>;
+    using type = fuse<
+        fused::ConvActivation<run_layer_t<I0>, run_layer_t<I1>, true>, I2,
+        Tail...>;
   };
   template <class I1, class I2, class... Tail>
   struct apply<Rule::kConvBatchNormPool, I1, I2, Tail...> {
-    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>, run_layer_t<I1>,
+    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>,
+                                           run_layer_t<I1>,
                                            fused::NoActivation, true, true>,
                       I2, Tail...>;
   };
   template <class I1, class I2, class I3, class... Tail>
   struct apply<Rule::kConvBatchNormActivationPool, I1, I2, I3, Tail...> {
-    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>, run_layer_t<I1>,
+    using type = fuse<fused::ConvBatchNorm<run_layer_t<I0>,
+                                           run_layer_t<I1>,
                                            run_layer_t<I2>, true, true>,
                       I3, Tail...>;
   };
@@ -468,9 +504,9 @@ using plan_t = typename detail::rewrite<TypeList<>, typename Net::layers, Kind,
 // True when the plan's output is logits whose Softmax the loss computes.
 template <class Net, class Loss, PlanKind Kind, Fusion F>
 inline constexpr bool outputs_logits =
-    F == Fusion::kOn&& Kind !=
-    PlanKind::kInference&& Loss::fuses_softmax&& std::is_same_v<
-        typename at_t<Net::layer_count - 1, typename Net::layers>::layer,
-        Softmax>;
+    F == Fusion::kOn && Kind != PlanKind::kInference && Loss::fuses_softmax &&
+    std::is_same_v<typename at_t<Net::layer_count - 1,
+                                 typename Net::layers>::layer,
+                   Softmax>;
 
 }  // namespace sequent

@@ -53,6 +53,10 @@ std::string describe_step(bool& kernel) {
     kernel = true;
     if constexpr (S::first_layer == S::last_layer) {
       return Exec::kernel();
+    } else if constexpr (requires {
+                           Exec::template name_for<typename S::input>();
+                         }) {
+      return Exec::template name_for<typename S::input>();  // shape-aware
     } else {
       return Exec::name();
     }

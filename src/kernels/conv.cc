@@ -34,16 +34,16 @@ HWY_EXPORT(ConvWinogradWeightsImpl);
 void ConvForward(const ConvShape& s, const float* in, const float* weights,
                  float* out, const Epilogue& epilogue,
                  const float* winograd_weights) {
-  HWY_DYNAMIC_DISPATCH(ConvForwardImpl)
-  (s, in, weights, out, epilogue, winograd_weights);
+  HWY_DYNAMIC_DISPATCH(ConvForwardImpl)(s, in, weights, out, epilogue,
+                                        winograd_weights);
 }
 
 void ConvForwardMaxPool(const ConvShape& s, const float* in,
                         const float* weights, float* unpooled, float* out,
                         const Epilogue& epilogue,
                         const float* winograd_weights) {
-  HWY_DYNAMIC_DISPATCH(ConvForwardMaxPoolImpl)
-  (s, in, weights, unpooled, out, epilogue, winograd_weights);
+  HWY_DYNAMIC_DISPATCH(ConvForwardMaxPoolImpl)(s, in, weights, unpooled, out,
+                                               epilogue, winograd_weights);
 }
 
 void ConvWinogradWeights(const ConvShape& s, const float* weights, float* u) {

@@ -305,12 +305,12 @@ inline void TransformInputTile(const WinogradProblem& p, std::size_t index,
 // scan order, replaced only by a strictly greater one.
 template <class D>
 HWY_INLINE void StorePooledTile(D d, const hn::Vec<D> (&y)[4][4],
-                                std::size_t rows_inside,
-                                std::size_t cols_inside, std::size_t pooled_w,
-                                std::size_t out_c, std::size_t valid,
-                                float* corner) {
-  for (std::size_t i = 0; i < rows_inside; ++i) {
-    for (std::size_t j = 0; j < cols_inside; ++j) {
+                                std::size_t windows_down,
+                                std::size_t windows_across,
+                                std::size_t pooled_w, std::size_t out_c,
+                                std::size_t valid, float* corner) {
+  for (std::size_t i = 0; i < windows_down; ++i) {
+    for (std::size_t j = 0; j < windows_across; ++j) {
       auto best = y[2 * i][2 * j];
       const hn::Vec<D> rest[3] = {y[2 * i][2 * j + 1], y[2 * i + 1][2 * j],
                                   y[2 * i + 1][2 * j + 1]};
@@ -349,6 +349,9 @@ inline void TransformOutputBlock(const WinogradProblem& p, std::size_t first,
         y0 / 2 < pooled_h ? std::min<std::size_t>(2, pooled_h - y0 / 2) : 0;
     const std::size_t windows_across =
         x0 / 2 < pooled_w ? std::min<std::size_t>(2, pooled_w - x0 / 2) : 0;
+    // (A tile with no whole window, past the pooled image's last row or
+    // column, stores nothing and needs no corner.)
+    if (p.max_pool_2x2 && (windows_down == 0 || windows_across == 0)) continue;
     float* corner =
         p.max_pool_2x2
             ? p.out +

@@ -39,8 +39,9 @@ namespace gemm_tuning {
 // the B panels stream past it from L2.
 constexpr std::size_t kDepth = 256;
 // Column block: a packed B block of kDepth×nc floats (512 KiB). On the
-// EPYC (512 KiB of L2 per core) 256 columns were no faster at 1024³: best
-// of 10 alternating runs 69 vs 75 GFLOP/s on one thread, 133 vs 125 on two.
+// EPYC (512 KiB of L2 per core) 256 columns made no clear difference at
+// 1024³: best of 10 alternating runs 69 (256) vs 75 (512) GFLOP/s on one
+// thread, 133 vs 125 on two, in one noisy hour.
 constexpr std::size_t kBlockCols = 512;
 // Up to this many rows of C, B is read in place (unless transposed): the
 // packing copy does not repay itself. Measured on the EPYC (1 thread):

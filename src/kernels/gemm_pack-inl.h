@@ -99,8 +99,8 @@ HWY_INLINE void PackBBlock(bool trans_b, const float* HWY_RESTRICT b,
   const std::size_t full_cols = cols / kPanelCols * kPanelCols;
   const std::size_t width = cols - full_cols;  // of the last, partial panel
   const std::size_t panel_floats = k_len * kPanelCols;
-  float* HWY_RESTRICT last_panel =
-      packed + (full_cols / kPanelCols) * panel_floats;
+  // Not restrict: the trans_b loop below writes it through `panel` too.
+  float* last_panel = packed + (full_cols / kPanelCols) * panel_floats;
   if (width != 0) std::memset(last_panel, 0, panel_floats * sizeof(float));
   if (trans_b) {
     // Storage row c is column c of op(B): k_len contiguous floats, read a

@@ -95,8 +95,8 @@ void ConvBackwardDataReference(const ConvShape& s, const float* dout,
 
 // dweights (kernel_h × kernel_w × in_c × out_c) and, if non-null,
 // dbias (out_c) = d(loss)/d(weights, bias), overwritten.
-void ConvBackwardWeights(const ConvShape& s, const float* in, const float* dout,
-                         float* dweights, float* dbias);
+void ConvBackwardWeights(const ConvShape& s, const float* in,
+                         const float* dout, float* dweights, float* dbias);
 void ConvBackwardWeightsReference(const ConvShape& s, const float* in,
                                   const float* dout, float* dweights,
                                   float* dbias);
