@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <sequent/sequent.hpp>
 #include <span>
 #include <type_traits>
@@ -303,6 +304,38 @@ BOOST_AUTO_TEST_CASE(fused_and_unfused_training_agree_on_running_statistics) {
   }
 }
 
+// Copies fused's weights (layers [0, layers)) into plain and checks that
+// both predict the same, within float tolerance, for the first `counts`
+// images of x; again after three training steps of fused.
+template <class Fused, class Plain>
+void expect_fused_predicts_as_plain(Fused& fused, Plain& plain,
+                                    const std::vector<float>& x,
+                                    const std::vector<std::int32_t>& labels,
+                                    std::size_t size, std::size_t layers,
+                                    std::initializer_list<std::size_t> counts) {
+  const std::size_t n = labels.size();
+  const auto compare = [&](const char* when) {
+    for (std::size_t layer = 0; layer < layers; ++layer) {
+      plain.set_weights(layer, fused.get_weights(layer));
+    }
+    for (std::size_t count : counts) {
+      const std::span<const float> some(x.data(), count * size);
+      const auto a = fused.predict(some), b = plain.predict(some);
+      BOOST_REQUIRE_EQUAL(a.size(), b.size());
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        BOOST_TEST(std::fabs(a[i] - b[i]) <= 2e-5f,
+                   when << ", batch " << count << ", output " << i << ": "
+                        << a[i] << " vs " << b[i]);
+      }
+    }
+  };
+  compare("as initialised");
+  for (int i = 0; i < 3; ++i) {
+    fused.train_step({x, labels, {}, n}, sq::Adam{.lr = 0.05f});
+  }
+  compare("after training");
+}
+
 // At inference a fused 3×3 layer with 16 or more input channels keeps its
 // kernel in the Winograd domain, prepared once, and runs as Winograd even
 // for one image (4 tiles here). It predicts what the unfused model
@@ -320,26 +353,7 @@ BOOST_AUTO_TEST_CASE(prepared_winograd_inference_matches_unfused_model) {
   const auto x = random_vector(n * size, 71, 0.0f, 1.0f);
   std::vector<std::int32_t> labels(n);
   for (std::size_t i = 0; i < n; ++i) labels[i] = i % 3;
-  const auto compare = [&](const char* when) {
-    for (std::size_t layer = 0; layer < 8; ++layer) {
-      plain.set_weights(layer, fused.get_weights(layer));
-    }
-    for (std::size_t count : {std::size_t{1}, n}) {
-      const std::span<const float> some(x.data(), count * size);
-      const auto a = fused.predict(some), b = plain.predict(some);
-      BOOST_REQUIRE_EQUAL(a.size(), b.size());
-      for (std::size_t i = 0; i < a.size(); ++i) {
-        BOOST_TEST(std::fabs(a[i] - b[i]) <= 2e-5f,
-                   when << ", batch " << count << ", output " << i << ": "
-                        << a[i] << " vs " << b[i]);
-      }
-    }
-  };
-  compare("as initialised");
-  for (int i = 0; i < 3; ++i) {
-    fused.train_step({x, labels, {}, n}, sq::Adam{.lr = 0.05f});
-  }
-  compare("after training");
+  expect_fused_predicts_as_plain(fused, plain, x, labels, size, 8, {1, n});
 }
 
 // At inference Conv2D[+BatchNorm]+ReLU+MaxPool2D<2> is one kernel: a
@@ -378,26 +392,7 @@ BOOST_AUTO_TEST_CASE(pooled_convolution_inference_matches_unfused_model) {
   const auto x = random_vector(n * size, 72, 0.0f, 1.0f);
   std::vector<std::int32_t> labels(n);
   for (std::size_t i = 0; i < n; ++i) labels[i] = i % 3;
-  const auto compare = [&](const char* when) {
-    for (std::size_t layer = 0; layer < 10; ++layer) {
-      plain.set_weights(layer, fused.get_weights(layer));
-    }
-    for (std::size_t count : {std::size_t{1}, std::size_t{4}, n}) {
-      const std::span<const float> some(x.data(), count * size);
-      const auto a = fused.predict(some), b = plain.predict(some);
-      BOOST_REQUIRE_EQUAL(a.size(), b.size());
-      for (std::size_t i = 0; i < a.size(); ++i) {
-        BOOST_TEST(std::fabs(a[i] - b[i]) <= 2e-5f,
-                   when << ", batch " << count << ", output " << i << ": "
-                        << a[i] << " vs " << b[i]);
-      }
-    }
-  };
-  compare("as initialised");
-  for (int i = 0; i < 3; ++i) {
-    fused.train_step({x, labels, {}, n}, sq::Adam{.lr = 0.05f});
-  }
-  compare("after training");
+  expect_fused_predicts_as_plain(fused, plain, x, labels, size, 10, {1, 4, n});
 }
 
 // The same network with a Dropout before each MaxPool2D, which inference

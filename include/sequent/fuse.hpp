@@ -99,20 +99,23 @@ struct DenseActivation : LayerDefaults {
 template <class ConvLayer, bool Pooled>
 struct PooledText {
   static std::string layer() { return Pooled ? "+MaxPool2D<2x2>" : ""; }
+  // In = void: the input shape is not known (name() without one).
   template <class In>
   static std::string how() {
-    using Out = detail::Spatial<typename ConvLayer::template output<In>::type>;
-    constexpr int tiles = (Out::h + 3) / 4 * ((Out::w + 3) / 4);
-    if constexpr (!Pooled) {
+    if constexpr (!Pooled || std::is_void_v<In>) {
       return "";
-    } else if constexpr (ConvLayer::template winograd_weight_floats<In> > 0 &&
-                         tiles >= 4) {
-      return ", 2x2 max-pool in the Winograd output transform";
-    } else if constexpr (ConvLayer::template winograd_weight_floats<In> > 0) {
-      return ", 2x2 max-pool in the Winograd output transform from 4 tiles "
-             "a batch, else a pass";
     } else {
-      return ", then a 2x2 max-pool pass";
+      using Out =
+          detail::Spatial<typename ConvLayer::template output<In>::type>;
+      constexpr int tiles = (Out::h + 3) / 4 * ((Out::w + 3) / 4);
+      if constexpr (ConvLayer::template winograd_weight_floats<In> == 0) {
+        return ", then a 2x2 max-pool pass";
+      } else if constexpr (tiles >= 4) {
+        return ", 2x2 max-pool in the Winograd output transform";
+      } else {
+        return ", 2x2 max-pool in the Winograd output transform from 4 tiles "
+               "a batch, else a pass";
+      }
     }
   }
 };
@@ -127,10 +130,9 @@ struct ConvActivation : LayerDefaults {
   template <class In>
   static std::string name_for() {
     using Text = PooledText<ConvLayer, Pooled>;
-    std::string how;
-    if constexpr (!std::is_void_v<In>) how = Text::template how<In>();
     return ConvLayer::name() + "+" + Act::name() + Text::layer() +
-           ": convolution, bias+" + Act::name() + " epilogue" + how;
+           ": convolution, bias+" + Act::name() + " epilogue" +
+           Text::template how<In>();
   }
   template <class In>
   static constexpr std::size_t aux_size =
@@ -215,14 +217,12 @@ struct ConvBatchNorm : LayerDefaults {
   template <class In>
   static std::string name_for() {
     using Text = PooledText<ConvLayer, Pooled>;
-    std::string how;
-    if constexpr (!std::is_void_v<In>) how = Text::template how<In>();
     const std::string act = Act::name().empty() ? "" : "+" + Act::name();
     return ConvLayer::name() + "+" + BN::name() + act + Text::layer() +
            (Folded ? ": convolution with BatchNorm folded into its weights" +
                          (act.empty() ? std::string()
                                       : ", " + Act::name() + " epilogue") +
-                         how
+                         Text::template how<In>()
                    : ": convolution, then batch-norm" + act + " kernel");
   }
   static std::string kernel() { return name(); }
