@@ -121,12 +121,14 @@ void CheckCase(const Case& c, std::mt19937& rng) {
       differing += std::memcmp(&got[i + 1], &want[i], sizeof(float)) != 0;
     }
     BOOST_TEST(differing == 0u);
-    // A prepared Winograd layer with at least 4 tiles (ConvForward's rule)
+    // A prepared Winograd layer with enough tiles (ConvForward's rule)
     // pools in its output transform and leaves `unpooled` alone; any other
     // layer writes its convolution there.
     const std::size_t tiles =
-        s.batch * ((s.out_h + 3) / 4) * ((s.out_w + 3) / 4);
-    const bool pooled_in_transform = prepared != nullptr && tiles >= 4;
+        s.batch * sequent::kernels::WinogradTiles(s.out_h, s.out_w);
+    const bool pooled_in_transform =
+        prepared != nullptr &&
+        tiles >= sequent::kernels::kWinogradMinTilesPrepared;
     std::size_t untouched = 0;
     for (float v : unpooled) untouched += v == kSentinel;
     if (pooled_in_transform) {

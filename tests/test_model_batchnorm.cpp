@@ -356,7 +356,7 @@ BOOST_AUTO_TEST_CASE(prepared_winograd_inference_matches_unfused_model) {
   expect_fused_predicts_as_plain(fused, plain, x, labels, size, 8, {1, n});
 }
 
-// At inference Conv2D[+BatchNorm]+ReLU+MaxPool2D<2> is one kernel: a
+// At inference Conv2D[+BatchNorm]+ReLU+MaxPool2D<2> is one step: a
 // Winograd layer pools each output tile before storing it. The fused model
 // predicts what the unfused one does (a convolution, then a max-pool
 // kernel), for one image, a few, and enough for the threads to share tiles

@@ -89,8 +89,6 @@ struct DenseActivation : LayerDefaults {
   }
 };
 
-// Conv2D followed by an element-wise activation: one convolution, the bias
-// and activation applied in its epilogue.
 // How a pooled convolution step (below) describes its pooling: in the
 // Winograd output transform if the layer runs as Winograd — a Winograd
 // shape with at least 4 tiles of 4×4 outputs per image does, from the
@@ -107,10 +105,10 @@ struct PooledText {
     } else {
       using Out =
           detail::Spatial<typename ConvLayer::template output<In>::type>;
-      constexpr int tiles = (Out::h + 3) / 4 * ((Out::w + 3) / 4);
       if constexpr (ConvLayer::template winograd_weight_floats<In> == 0) {
         return ", then a 2x2 max-pool pass";
-      } else if constexpr (tiles >= 4) {
+      } else if constexpr (kernels::WinogradTiles(Out::h, Out::w) >=
+                           kernels::kWinogradMinTilesPrepared) {
         return ", 2x2 max-pool in the Winograd output transform";
       } else {
         return ", 2x2 max-pool in the Winograd output transform from 4 tiles "
@@ -120,6 +118,8 @@ struct PooledText {
   }
 };
 
+// Conv2D followed by an element-wise activation: one convolution, the bias
+// and activation applied in its epilogue.
 // Pooled: at inference only, the MaxPool2D<2> after it runs in the same
 // step (kernels::ConvForwardMaxPool); aux holds the unpooled output for a
 // layer that does not run as Winograd.

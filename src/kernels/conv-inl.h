@@ -148,9 +148,7 @@ inline bool TryWinogradForward(const ConvShape& s, const float* in,
                                const float* winograd_weights,
                                bool max_pool_2x2) {
   using namespace conv_internal;  // NOLINT(build/namespaces)
-  const std::size_t tiles = s.batch *
-                            ((s.out_h + kWinogradTile - 1) / kWinogradTile) *
-                            ((s.out_w + kWinogradTile - 1) / kWinogradTile);
+  const std::size_t tiles = s.batch * WinogradTiles(s.out_h, s.out_w);
   if (!WinogradApplies(s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.in_c,
                        s.out_c, tiles, winograd_weights != nullptr)) {
     return false;
@@ -290,9 +288,7 @@ inline void ConvForwardMaxPoolImpl(const ConvShape& s,
 // kh · kw · in_c. Transforms and padding are not counted.
 inline double ConvForwardMacsImpl(const ConvShape& s) {
   using namespace conv_internal;  // NOLINT(build/namespaces)
-  const std::size_t tiles = s.batch *
-                            ((s.out_h + kWinogradTile - 1) / kWinogradTile) *
-                            ((s.out_w + kWinogradTile - 1) / kWinogradTile);
+  const std::size_t tiles = s.batch * WinogradTiles(s.out_h, s.out_w);
   if (WinogradApplies(s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.in_c,
                       s.out_c, tiles)) {
     return double(tiles) * kWinogradPositions * s.in_c * s.out_c;
@@ -328,9 +324,7 @@ inline void ConvBackwardDataImpl(const ConvShape& s,
               static_cast<std::ptrdiff_t>(s.pad_top);
   g.pad_left = static_cast<std::ptrdiff_t>(s.kernel_w) - 1 -
                static_cast<std::ptrdiff_t>(s.pad_left);
-  const std::size_t tiles = s.batch *
-                            ((s.in_h + kWinogradTile - 1) / kWinogradTile) *
-                            ((s.in_w + kWinogradTile - 1) / kWinogradTile);
+  const std::size_t tiles = s.batch * WinogradTiles(s.in_h, s.in_w);
   if (WinogradApplies(s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.out_c,
                       s.in_c, tiles)) {
     // The flipped, transposed kernel (out_c → in_c), then its transform.
@@ -398,9 +392,7 @@ inline void ConvBackwardWeightsImpl(const ConvShape& s,
     }
     return;
   }
-  const std::size_t tiles = s.batch *
-                            ((s.out_h + kWinogradTile - 1) / kWinogradTile) *
-                            ((s.out_w + kWinogradTile - 1) / kWinogradTile);
+  const std::size_t tiles = s.batch * WinogradTiles(s.out_h, s.out_w);
   if (WinogradGradientApplies(s, tiles)) {
     WinogradGradientParallel(s, in, dout, dweights, dbias, tiles);
     return;

@@ -48,7 +48,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 // micro-kernel's broadcasts then sit at constant offsets. It bounds the
 // input channels Winograd takes (the implicit GEMM does wider layers).
 constexpr std::size_t kWinogradMaxChannels = 128;
-constexpr std::size_t kWinogradTile = 4;   // outputs per tile side
+constexpr std::size_t kWinogradTile = kWinogradOutputTile;  // per side
 constexpr std::size_t kWinogradPatch = 6;  // inputs per patch side
 constexpr std::size_t kWinogradPositions = kWinogradPatch * kWinogradPatch;
 // Tiles per block: one micro-kernel row tile. V of a block (36 × 12 × 128
@@ -90,16 +90,11 @@ struct WinogradProblem {
   std::size_t tiles() const { return batch * tiles_h() * tiles_w(); }
 };
 
-// Tiles a batch needs before Winograd pays: enough to fill the
-// micro-kernel's rows when the weights must be transformed on the call, but
-// only 4 when inference prepared them (ConvWinogradWeights). Measured, VGG
-// at batch 1 (its 8×8 layers have 4 tiles): 610-715 µs direct, 470-547 µs
-// as Winograd, in interleaved runs.
-constexpr std::size_t kWinogradMinTilesPrepared = 4;
-
 // Whether Winograd pays for this convolution: a 3×3 kernel at stride 1,
 // enough channels on both sides for the 36 products to run long enough,
-// and enough tiles (see above).
+// and enough tiles: enough to fill the micro-kernel's rows when the weights
+// must be transformed on the call, kWinogradMinTilesPrepared (conv.hpp)
+// when they were prepared.
 inline bool WinogradApplies(std::size_t kernel_h, std::size_t kernel_w,
                             std::size_t stride_h, std::size_t stride_w,
                             std::size_t channels, std::size_t out_c,
@@ -300,7 +295,7 @@ inline void TransformInputTile(const WinogradProblem& p, std::size_t index,
 
 // Stores the 2×2 max-pool of a tile's 4×4 outputs y (after the epilogue)
 // for channels [0, valid) at `corner`, the tile's first pooled pixel, in a
-// pooled image of `pooled_w` × out_c: rows_inside × cols_inside windows.
+// pooled image of `pooled_w` × out_c: windows_down × windows_across windows.
 // Ties and NaN go as in the max-pool kernel: the window's first value in
 // scan order, replaced only by a strictly greater one.
 template <class D>
