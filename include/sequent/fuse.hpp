@@ -12,6 +12,12 @@
 //                             layer takes each output tile's 2×2 maxima
 //                             before storing it, so the convolution's full
 //                             output is never written
+//   Conv2D[, act], MaxPool2D (any window), in training
+//                           → one step: convolution, bias + activation
+//                             epilogue, max-pool; its backward starts from
+//                             the pooled gradient and visits the windows'
+//                             maxima only (the rest of the convolution's
+//                             output gradient is zero)
 //   BatchNorm, <activation> → one batch-norm kernel with the activation
 //   Dense, <activation>     → one GEMM with a bias + activation epilogue
 //   Softmax (last) + a cross-entropy loss
@@ -29,6 +35,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
@@ -170,6 +177,67 @@ struct ConvActivation : LayerDefaults {
   }
 };
 
+// "No activation" where a fused step takes one.
+struct NoActivation {
+  static constexpr kernels::Activation kind = kernels::Activation::kIdentity;
+  static constexpr float alpha = 0.0f;
+  static std::string name() { return ""; }
+};
+
+// Training's Conv2D, an optional activation (Act = NoActivation) and a
+// MaxPool2D as one step. Forward writes the convolution's output to aux
+// (then the pool's argmax indices after it) and pools it; backward is
+// kernels::ConvBackwardMaxPool, which needs only the pooled gradient, the
+// indices and the pooled values (act' from the activation's output, which
+// at a window's maximum is the pooled value).
+template <class ConvLayer, class Act, class Pool>
+struct ConvMaxPool : LayerDefaults {
+  template <class In>
+  using conv_out = typename ConvLayer::template output<In>::type;
+  template <class In>
+  static constexpr std::size_t pooled_size =
+      Pool::template output<conv_out<In>>::type::size;
+
+  static std::string name() {
+    const std::string act = Act::name().empty() ? "" : "+" + Act::name();
+    return ConvLayer::name() + act + "+" + Pool::name() + ": convolution" +
+           (act.empty() ? std::string(", bias epilogue")
+                        : ", bias+" + Act::name() + " epilogue") +
+           ", max-pool; backward from the pooled maxima only";
+  }
+  static std::string kernel() { return name(); }
+  // The convolution's output, then an int32 argmax per pooled value.
+  template <class In>
+  static constexpr std::size_t aux_size =
+      conv_out<In>::size + pooled_size<In>;
+
+  template <class In>
+  static std::int32_t* argmax(float* aux, std::size_t batch) {
+    return reinterpret_cast<std::int32_t*>(aux + batch * conv_out<In>::size);
+  }
+  template <class In, class Out>
+  static void forward(const ForwardContext& c) {
+    const float* bias = ConvLayer::use_bias
+                            ? c.params + ConvLayer::template weight_count<In>
+                            : nullptr;
+    ConvLayer::template forward_with<In, Act::kind, Act::alpha>(c, c.params,
+                                                               bias, c.aux);
+    kernels::MaxPoolForward(Pool::template pool_shape<conv_out<In>>(c.batch),
+                            c.aux, c.out, argmax<In>(c.aux, c.batch));
+  }
+  template <class In, class Out>
+  static void backward(const BackwardContext& c) {
+    float* dbias = ConvLayer::use_bias
+                       ? c.dparams + ConvLayer::template weight_count<In>
+                       : nullptr;
+    kernels::ConvBackwardMaxPool(
+        ConvLayer::template conv_shape<In>(c.batch),
+        Pool::template pool_shape<conv_out<In>>(c.batch), c.in, c.params,
+        c.dout, argmax<In>(const_cast<float*>(c.aux), c.batch), c.out,
+        Act::kind, Act::alpha, c.din, c.dparams, dbias);
+  }
+};
+
 // BatchNorm followed by an element-wise activation: one kernel.
 template <class BN, class Act>
 struct BatchNormActivation : BN {
@@ -187,12 +255,6 @@ struct BatchNormActivation : BN {
     BN::template backward_through<In, Act::kind, Act::alpha>(
         c, c.in, c.out, c.dout, c.din != nullptr ? c.din : c.dout);
   }
-};
-
-struct NoActivation {
-  static constexpr kernels::Activation kind = kernels::Activation::kIdentity;
-  static constexpr float alpha = 0.0f;
-  static std::string name() { return ""; }
 };
 
 // Conv2D, BatchNorm and an optional activation. In training (and
@@ -331,6 +393,11 @@ inline constexpr bool is_batchnorm_v = false;
 template <double M, double E>
 inline constexpr bool is_batchnorm_v<BatchNorm<M, E>> = true;
 
+template <class L>
+inline constexpr bool is_max_pool_v = false;
+template <Window S, Window St, Padding P>
+inline constexpr bool is_max_pool_v<MaxPool2D<S, St, P>> = true;
+
 // MaxPool2D<2> (2×2, stride 2, valid): what a convolution can pool as it
 // stores its output.
 template <class L>
@@ -349,6 +416,9 @@ enum class Rule {
   kConvBatchNormPool,            // Conv2D, BatchNorm, MaxPool2D
   kConvBatchNormActivationPool,  // Conv2D, BatchNorm, activation, MaxPool2D
   kConvActivationPool,           // Conv2D, activation, MaxPool2D
+  // Training only, backward from the pooled maxima:
+  kConvActivationMaxPool,  // Conv2D, activation, MaxPool2D (any)
+  kConvMaxPool,            // Conv2D, MaxPool2D (any)
   kBatchNormActivation,
   kSoftmaxIntoLoss,
   kDrop
@@ -358,6 +428,7 @@ template <PlanKind Kind, Fusion F, bool LossFusesSoftmax, bool Last, class L,
           class Next, class Next2, class Next3>
 constexpr Rule rule_for() {
   constexpr bool inference = Kind == PlanKind::kInference;
+  constexpr bool training = Kind == PlanKind::kTraining;
   if constexpr (Kind != PlanKind::kTraining && L::training_only) {
     return Rule::kDrop;
   } else if constexpr (F == Fusion::kOff) {
@@ -374,6 +445,11 @@ constexpr Rule rule_for() {
   } else if constexpr (inference && is_conv_v<L> && ActivationLayer<Next> &&
                        is_max_pool_2x2_v<Next2>) {
     return Rule::kConvActivationPool;
+  } else if constexpr (training && is_conv_v<L> && ActivationLayer<Next> &&
+                       is_max_pool_v<Next2>) {
+    return Rule::kConvActivationMaxPool;
+  } else if constexpr (training && is_conv_v<L> && is_max_pool_v<Next>) {
+    return Rule::kConvMaxPool;
   } else if constexpr (is_conv_v<L> && is_batchnorm_v<Next> &&
                        ActivationLayer<Next2>) {
     return Rule::kConvBatchNormActivation;
@@ -476,6 +552,18 @@ struct rewrite<Steps, TypeList<I0, Rest...>, Kind, F, LossFuses> {
     using type = fuse<
         fused::ConvActivation<run_layer_t<I0>, run_layer_t<I1>, true>, I2,
         Tail...>;
+  };
+  template <class I1, class I2, class... Tail>
+  struct apply<Rule::kConvActivationMaxPool, I1, I2, Tail...> {
+    using type = fuse<fused::ConvMaxPool<run_layer_t<I0>, run_layer_t<I1>,
+                                         run_layer_t<I2>>,
+                      I2, Tail...>;
+  };
+  template <class I1, class... Tail>
+  struct apply<Rule::kConvMaxPool, I1, Tail...> {
+    using type = fuse<fused::ConvMaxPool<run_layer_t<I0>, fused::NoActivation,
+                                         run_layer_t<I1>>,
+                      I1, Tail...>;
   };
   template <class I1, class I2, class... Tail>
   struct apply<Rule::kConvBatchNormPool, I1, I2, Tail...> {

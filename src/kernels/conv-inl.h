@@ -6,6 +6,7 @@
 //   1 or 3 input channels           direct                conv_direct-inl.h
 //   backward data, mostly padding   product + scatter     conv_col2im-inl.h
 //   everything else                 implicit GEMM         conv_implicit-inl.h
+//   backward behind a max-pool      pooled maxima only    conv_pool_backward-inl.h
 //
 // All of them run on the micro-kernel of conv_microkernel-inl.h. Work is
 // split over threads by output blocks only, so every result is bitwise
@@ -29,6 +30,7 @@
 #include "conv_microkernel-inl.h"
 #include "conv_pack-inl.h"
 #include "conv_planar-inl.h"
+#include "conv_pool_backward-inl.h"
 #include "conv_winograd-inl.h"
 #include "conv_winograd_weights-inl.h"
 #include "hwy/highway.h"

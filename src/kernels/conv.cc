@@ -30,6 +30,7 @@ HWY_EXPORT(ConvBackwardDataImpl);
 HWY_EXPORT(ConvBackwardWeightsImpl);
 HWY_EXPORT(ConvForwardMacsImpl);
 HWY_EXPORT(ConvWinogradWeightsImpl);
+HWY_EXPORT(ConvBackwardMaxPoolImpl);
 
 void ConvForward(const ConvShape& s, const float* in, const float* weights,
                  float* out, const Epilogue& epilogue,
@@ -62,6 +63,42 @@ void ConvBackwardData(const ConvShape& s, const float* dout,
 void ConvBackwardWeights(const ConvShape& s, const float* in, const float* dout,
                          float* dweights, float* dbias) {
   HWY_DYNAMIC_DISPATCH(ConvBackwardWeightsImpl)(s, in, dout, dweights, dbias);
+}
+
+void ConvBackwardMaxPool(const ConvShape& s, const PoolShape& p,
+                         const float* in, const float* weights,
+                         const float* dpooled, const std::int32_t* argmax,
+                         const float* pooled, Activation act, float alpha,
+                         float* din, float* dweights, float* dbias) {
+  HWY_DYNAMIC_DISPATCH(ConvBackwardMaxPoolImpl)(s, p, in, weights, dpooled,
+                                                argmax, pooled, act, alpha,
+                                                din, dweights, dbias);
+}
+
+void ConvBackwardMaxPoolReference(const ConvShape& s, const PoolShape& p,
+                                  const float* in, const float* weights,
+                                  const float* dpooled,
+                                  const std::int32_t* argmax,
+                                  const float* pooled, Activation act,
+                                  float alpha, float* din, float* dweights,
+                                  float* dbias) {
+  // The activation's output at every position the pool reads: only the
+  // maxima matter (dz is 0 elsewhere), and there y is the pooled value.
+  const std::size_t conv_floats = s.batch * s.out_h * s.out_w * s.out_c;
+  std::vector<float> dz(conv_floats), y(conv_floats, 0.0f);
+  const std::size_t per_sample = p.out_h * p.out_w * p.channels;
+  const std::size_t conv_sample = s.out_h * s.out_w * s.out_c;
+  for (std::size_t b = 0; b < s.batch; ++b) {
+    for (std::size_t i = 0; i < per_sample; ++i) {
+      const std::int32_t at = argmax[b * per_sample + i];
+      if (at >= 0) y[b * conv_sample + at] = pooled[b * per_sample + i];
+    }
+  }
+  MaxPoolBackwardReference(p, dpooled, argmax, dz.data());
+  ActivationBackwardReference(act, alpha, y.data(), dz.data(), dz.data(),
+                              conv_floats);
+  ConvBackwardWeightsReference(s, in, dz.data(), dweights, dbias);
+  if (din != nullptr) ConvBackwardDataReference(s, dz.data(), weights, din);
 }
 
 namespace {

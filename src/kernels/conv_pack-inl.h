@@ -54,7 +54,8 @@ enum class ScratchSlot : int {
   kFlippedWeights = 3,    // backward data's kernel, flipped and transposed
   kWinogradProducts = 4,  // the 16 products of a block of Winograd tiles
   kTileWeights = 5,       // weights reordered for pixel-vector tiles
-  kCount = 6
+  kPooledGradient = 6,    // a pooled backward's gradient lists and sums
+  kCount = 7
 };
 
 using ::sequent::kernels::ThreadScratch;

@@ -13,6 +13,7 @@
 #include <cstddef>
 
 #include "sequent/kernels/gemm.hpp"
+#include "sequent/kernels/pool.hpp"
 
 namespace sequent::kernels {
 
@@ -112,6 +113,30 @@ void ConvBackwardWeights(const ConvShape& s, const float* in,
                          const float* dout, float* dweights, float* dbias);
 void ConvBackwardWeightsReference(const ConvShape& s, const float* in,
                                   const float* dout, float* dweights,
+                                  float* dbias);
+
+// Training's backward of Conv2D[+activation] followed by MaxPool2D, from
+// the pool's output gradient alone. The convolution's forward was
+//   y = act(conv(in, weights) + bias),   pooled = MaxPoolForward(p, y, argmax)
+// (p.in_* = the convolution's output). Each pooled gradient reaches only its
+// window's maximum, so with dz = dpooled · act'(pooled) at argmax and 0
+// elsewhere this computes what MaxPoolBackward, ActivationBackward,
+// ConvBackwardWeights and ConvBackwardData would from the dense dz, visiting
+// the non-zero dz only (at most a quarter of them behind a 2×2 pool):
+// dweights, dbias (if non-null) and din (if non-null), all overwritten.
+// act' is taken from the activation's output, as ActivationBackward does.
+void ConvBackwardMaxPool(const ConvShape& s, const PoolShape& p,
+                         const float* in, const float* weights,
+                         const float* dpooled, const std::int32_t* argmax,
+                         const float* pooled, Activation act, float alpha,
+                         float* din, float* dweights, float* dbias);
+// The dense composition of the scalar references named above.
+void ConvBackwardMaxPoolReference(const ConvShape& s, const PoolShape& p,
+                                  const float* in, const float* weights,
+                                  const float* dpooled,
+                                  const std::int32_t* argmax,
+                                  const float* pooled, Activation act,
+                                  float alpha, float* din, float* dweights,
                                   float* dbias);
 
 }  // namespace sequent::kernels
