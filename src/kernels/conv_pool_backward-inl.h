@@ -280,6 +280,28 @@ inline PieceLayout PiecesFor(const ConvShape& s, std::size_t lanes) {
   return l;
 }
 
+// Calls tap(ky, kx, pixel) for each kernel tap of a border entry that falls
+// inside the image, pixel = the offset of its input pixel in `in` (and din).
+template <class Tap>
+HWY_INLINE void ForEachInsideTap(const ConvShape& s, const PatchRows& rows,
+                                 const BorderEntry& be, const Tap& tap) {
+  using Index = std::ptrdiff_t;
+  for (std::size_t ky = 0; ky < s.kernel_h; ++ky) {
+    const Index iy = Index{be.oy} * static_cast<Index>(s.stride_h) +
+                     static_cast<Index>(ky) - static_cast<Index>(s.pad_top);
+    if (iy < 0 || iy >= static_cast<Index>(s.in_h)) continue;
+    for (std::size_t kx = 0; kx < s.kernel_w; ++kx) {
+      const Index ix = Index{be.ox} * static_cast<Index>(s.stride_w) +
+                       static_cast<Index>(kx) - static_cast<Index>(s.pad_left);
+      if (ix < 0 || ix >= static_cast<Index>(s.in_w)) continue;
+      tap(ky, kx,
+          static_cast<std::size_t>(be.b) * rows.image +
+              static_cast<std::size_t>(iy) * rows.in_row +
+              static_cast<std::size_t>(ix) * s.in_c);
+    }
+  }
+}
+
 // Adds channels [o_begin, o_end)'s entries of l to their dW sums
 // (channel o at sums + o · sum_floats: row ky of the patch at
 // ky · per_row · piece_floats) and their gradients to bias_sums[o].
@@ -330,26 +352,13 @@ void AddPooledWeightGradient(D d, const ConvShape& s, const PieceLayout& pl,
     const BorderEntry* be_end = be + l.border_start[first + images];
     for (; be != be_end; ++be) {
       bias += be->g;
-      for (std::size_t ky = 0; ky < s.kernel_h; ++ky) {
-        const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(be->oy) *
-                                      static_cast<std::ptrdiff_t>(s.stride_h) +
-                                  static_cast<std::ptrdiff_t>(ky) -
-                                  static_cast<std::ptrdiff_t>(s.pad_top);
-        if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(s.in_h)) continue;
-        for (std::size_t kx = 0; kx < s.kernel_w; ++kx) {
-          const std::ptrdiff_t ix =
-              static_cast<std::ptrdiff_t>(be->ox) *
-                  static_cast<std::ptrdiff_t>(s.stride_w) +
-              static_cast<std::ptrdiff_t>(kx) -
-              static_cast<std::ptrdiff_t>(s.pad_left);
-          if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(s.in_w)) continue;
-          const float* px = in + be->b * rows.image +
-                            static_cast<std::size_t>(iy) * rows.in_row +
-                            static_cast<std::size_t>(ix) * s.in_c;
-          float* sum = sum_o + ky * sum_row + kx * s.in_c;
-          for (std::size_t c = 0; c < s.in_c; ++c) sum[c] += be->g * px[c];
-        }
-      }
+      ForEachInsideTap(s, rows, *be,
+                       [&](std::size_t ky, std::size_t kx, std::size_t pixel) {
+                         float* sum = sum_o + ky * sum_row + kx * s.in_c;
+                         for (std::size_t c = 0; c < s.in_c; ++c) {
+                           sum[c] += be->g * in[pixel + c];
+                         }
+                       });
     }
     bias_sums[o] += bias;
   }
@@ -386,27 +395,20 @@ void PooledDataGradient(D d, const ConvShape& s, const PooledLists& l,
       for (const PooledEntry* e = list + l.start[first + b]; e != e_end; ++e) {
         const V g = hn::Set(d, e->g);
         float* patch = din + e->offset;
-        if (static_cast<std::size_t>(e->offset) + full_reach <= image_end) {
-          for (std::size_t ky = 0; ky < s.kernel_h; ++ky) {
-            float* row = patch + ky * rows.in_row;
-            const float* w_row = w_o + ky * wt_row;
-            for (std::size_t v = 0; v < row_vecs; ++v) {
-              const V sum = hn::MulAdd(g, hn::LoadU(d, w_row + v * lanes),
-                                       hn::LoadU(d, row + v * lanes));
-              hn::StoreU(sum, d, row + v * lanes);
-            }
-          }
-          continue;
-        }
+        // Whole vectors to the row's end, or, near the image's end, all
+        // but a partial last one, stored lane-exact.
+        const bool spill =
+            static_cast<std::size_t>(e->offset) + full_reach <= image_end;
+        const std::size_t vecs = spill ? row_vecs : whole;
         for (std::size_t ky = 0; ky < s.kernel_h; ++ky) {
           float* row = patch + ky * rows.in_row;
           const float* w_row = w_o + ky * wt_row;
-          for (std::size_t v = 0; v < whole; ++v) {
+          for (std::size_t v = 0; v < vecs; ++v) {
             const V sum = hn::MulAdd(g, hn::LoadU(d, w_row + v * lanes),
                                      hn::LoadU(d, row + v * lanes));
             hn::StoreU(sum, d, row + v * lanes);
           }
-          if (tail != 0) {
+          if (!spill && tail != 0) {
             float* last = row + whole * lanes;
             const V sum = hn::MulAdd(g, hn::LoadU(d, w_row + whole * lanes),
                                      LoadFirst(d, last, tail));
@@ -418,28 +420,14 @@ void PooledDataGradient(D d, const ConvShape& s, const PooledLists& l,
     const BorderEntry* be = l.border + o * l.capacity;
     const BorderEntry* be_end = be + l.border_start[first + images];
     for (; be != be_end; ++be) {
-      for (std::size_t ky = 0; ky < s.kernel_h; ++ky) {
-        const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(be->oy) *
-                                      static_cast<std::ptrdiff_t>(s.stride_h) +
-                                  static_cast<std::ptrdiff_t>(ky) -
-                                  static_cast<std::ptrdiff_t>(s.pad_top);
-        if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(s.in_h)) continue;
-        for (std::size_t kx = 0; kx < s.kernel_w; ++kx) {
-          const std::ptrdiff_t ix =
-              static_cast<std::ptrdiff_t>(be->ox) *
-                  static_cast<std::ptrdiff_t>(s.stride_w) +
-              static_cast<std::ptrdiff_t>(kx) -
-              static_cast<std::ptrdiff_t>(s.pad_left);
-          if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(s.in_w)) continue;
-          float* px = din + be->b * rows.image +
-                      static_cast<std::size_t>(iy) * rows.in_row +
-                      static_cast<std::size_t>(ix) * s.in_c;
-          const float* w = weights + (ky * s.kernel_w + kx) * s.in_c * s.out_c;
-          for (std::size_t c = 0; c < s.in_c; ++c) {
-            px[c] += be->g * w[c * s.out_c + o];
-          }
-        }
-      }
+      ForEachInsideTap(
+          s, rows, *be, [&](std::size_t ky, std::size_t kx, std::size_t pixel) {
+            const float* w =
+                weights + (ky * s.kernel_w + kx) * s.in_c * s.out_c + o;
+            for (std::size_t c = 0; c < s.in_c; ++c) {
+              din[pixel + c] += be->g * w[c * s.out_c];
+            }
+          });
     }
   }
 }
