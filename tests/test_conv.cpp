@@ -347,6 +347,13 @@ BOOST_DATA_TEST_CASE(conv_matches_reference_on_network_shapes,
       MakeShape(2, 9, 21, 8, 5, 7, 7, 1, 1, Padding::kSame),
       MakeShape(1, 6, 3, 6, 16, 5, 3, 1, 1, Padding::kSame),
       MakeShape(2, 11, 40, 16, 3, 3, 5, 1, 1, Padding::kValid),
+      // Rows that are not a whole number of pixel tiles run as tiles of
+      // several rows and one vector: rows left over after them, half a
+      // 16-lane vector stored (8 and 12 pixels), few channels (stored
+      // through memory), and a row stride of 2 between a tile's rows.
+      MakeShape(2, 11, 12, 3, 6, 3, 3, 1, 1, Padding::kSame),
+      MakeShape(3, 9, 8, 1, 5, 3, 3, 1, 1, Padding::kSame),
+      MakeShape(1, 13, 20, 2, 3, 3, 3, 2, 1, Padding::kSame),
   };
   std::size_t index = 0;
   for (const ConvShape& s : shapes) {

@@ -254,10 +254,11 @@ inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
 }
 
 // out (batch × out_h/2 × out_w/2 × out_c) = the 2×2 max-pool, stride 2,
-// valid, of ConvForwardImpl's result. Run as Winograd, each output tile is
-// pooled before it is stored and `unpooled` is not touched; otherwise the
-// convolution is written to `unpooled` (batch × out_h × out_w × out_c) and
-// pooled from there by the max-pool kernel. Either way out is bitwise what
+// valid, of ConvForwardImpl's result. Run as Winograd, or as pixel tiles
+// (few output channels), each output tile is pooled before it is stored
+// and `unpooled` is not touched; otherwise the convolution is written to
+// `unpooled` (batch × out_h × out_w × out_c) and pooled from there by the
+// max-pool kernel. Either way out is bitwise what
 // the two kernels give one after the other.
 inline void ConvForwardMaxPoolImpl(const ConvShape& s,
                                    const float* HWY_RESTRICT in,
@@ -269,6 +270,22 @@ inline void ConvForwardMaxPoolImpl(const ConvShape& s,
   if (s.batch * s.out_h * s.out_w == 0 || s.out_c == 0) return;
   if (TryWinogradForward(s, in, weights, out, epilogue, winograd_weights,
                          /*max_pool_2x2=*/true)) {
+    return;
+  }
+  using namespace conv_internal;  // NOLINT(build/namespaces)
+  if (PlanarForwardApplies(s.out_c, s.stride_w) &&
+      PlanarPoolsInTiles(s.out_c) && s.out_h >= 2 && s.out_w >= 2) {
+    // Few channels (LeNet's first layer): pooled in the pixel tiles too.
+    const bool trivial_epilogue = epilogue.bias == nullptr &&
+                                  epilogue.activation == Activation::kIdentity;
+    PlanarProblem planar = ForwardPlanar(
+        s, in, weights, nullptr, trivial_epilogue ? nullptr : &epilogue);
+    planar.pooled = out;
+    const int threads = ThreadsFor(s.batch * s.out_h * s.out_w * s.out_c *
+                                   s.kernel_h * s.kernel_w * s.in_c);
+    SplitOverThreads(threads, s.batch * (s.out_h / 2), 1,
+                     [&](std::size_t r0, std::size_t r1, std::size_t,
+                         std::size_t) { PlanarForwardRows(planar, r0, r1); });
     return;
   }
   ConvForwardImpl(s, in, weights, unpooled, epilogue, winograd_weights);

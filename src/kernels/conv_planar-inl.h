@@ -85,6 +85,10 @@ struct PlanarProblem {
   const float* weights;
   float* out;                // batch × out_h × out_w × out_c
   const Epilogue* epilogue;  // or null
+  // If not null, out is not written: the 2×2 max-pool (stride 2) of the
+  // result is, here (batch × ⌊out_h/2⌋ × ⌊out_w/2⌋ × out_c), and the rows
+  // PlanarForwardRows takes are this output's.
+  float* pooled = nullptr;
 };
 
 #if HWY_TARGET != HWY_SCALAR  // which lacks the shuffles
@@ -255,42 +259,72 @@ inline void GatherTileWeights(const PlanarProblem& p, std::size_t o0,
   }
 }
 
+#if HWY_TARGET != HWY_SCALAR  // which lacks the shuffles
+// Pixels [first, min(first + 8, pixels)) of a tile to channels-last memory,
+// from rows[r] = 8 consecutive pixels of channel r (zero for r ≥ kOut): a
+// register transpose turns them into one vector per pixel, stored whole.
+// When the pixels are packed (stride == kOut), a pixel's spare lanes land
+// on the next pixel, whose own store follows and overwrites them; the
+// tile's last pixel, and every pixel of a strided group, is stored masked
+// so that nothing past its channels is touched.
+template <std::size_t kOut, class D8>
+HWY_INLINE void StoreEightPixels(D8 d8, const hn::Vec<D8> (&rows)[8],
+                                 std::size_t first, std::size_t pixels,
+                                 std::size_t stride, float* HWY_RESTRICT dst) {
+  hn::Vec<D8> pixel[8];
+  Transpose8x8(d8, rows, pixel);
+  const auto mask = hn::FirstN(d8, kOut);
+  const std::size_t count = std::min<std::size_t>(8, pixels - first);
+  float* out = dst + first * stride;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (stride == kOut && first + i + 1 != pixels) {
+      hn::StoreU(pixel[i], d8, out + i * stride);
+    } else {
+      hn::BlendedStore(pixel[i], mask, d8, out + i * stride);
+    }
+  }
+}
+#endif
+
 // Writes the first `pixels` pixels of a tile to channels-last memory:
 // dst[i · stride + r] = lane i of the accumulators of channel r, for
 // r < kOut, with acc[r][v] holding pixels [v · lanes, (v + 1) · lanes).
 //
-// On 8-lane targets a register transpose turns each vector of 8 pixels
-// into one vector per pixel, stored whole: a lane-by-lane copy through
-// memory took a fifth of the forward tile's time (LeNet's first layer).
-// When the pixels are packed (stride == kOut), a pixel's two or three
-// spare lanes land on the next pixel, whose own store follows and
-// overwrites them; the tile's last pixel, and every pixel of a strided
-// group, is stored masked so that nothing past its channels is touched.
+// For 5 to 8 channels, by register transposes of 8 pixels at a time (16-lane
+// vectors in halves): a lane-by-lane copy through memory took a fifth of
+// the forward tile's time (LeNet's first layer).
 template <std::size_t kOut, std::size_t kVecs, class D>
 HWY_INLINE void StoreChannelsLast(D d, const hn::Vec<D> (&acc)[kOut][kVecs],
                                   std::size_t pixels, std::size_t stride,
                                   float* HWY_RESTRICT dst) {
-  using V = hn::Vec<D>;
   const std::size_t lanes = hn::Lanes(d);
-#if HWY_TARGET != HWY_SCALAR  // which lacks the shuffles
+#if HWY_TARGET != HWY_SCALAR
   if constexpr (hn::MaxLanes(D()) == 8 && kOut > 4 && kOut <= 8) {
-    const auto mask = hn::FirstN(d, kOut);
     for (std::size_t v = 0; v < kVecs && v * lanes < pixels; ++v) {
-      V rows[8], pixel[8];
+      hn::Vec<D> rows[8];
       for (std::size_t r = 0; r < 8; ++r) {
         rows[r] = r < kOut ? acc[r][v] : hn::Zero(d);
       }
-      Transpose8x8(d, rows, pixel);
-      const std::size_t count = std::min(lanes, pixels - v * lanes);
-      float* out = dst + v * lanes * stride;
-      for (std::size_t i = 0; i < count; ++i) {
-        const bool last = v * lanes + i + 1 == pixels;
-        if (stride == kOut && !last) {
-          hn::StoreU(pixel[i], d, out + i * stride);
+      StoreEightPixels<kOut>(d, rows, v * lanes, pixels, stride, dst);
+    }
+    return;
+  }
+  if constexpr (hn::MaxLanes(D()) == 16 && kOut > 4 && kOut <= 8) {
+    const hn::Half<D> dh;
+    for (std::size_t first = 0; first < kVecs * lanes && first < pixels;
+         first += 8) {
+      const std::size_t v = first / lanes;
+      hn::Vec<decltype(dh)> rows[8];
+      for (std::size_t r = 0; r < 8; ++r) {
+        if (r >= kOut) {
+          rows[r] = hn::Zero(dh);
+        } else if (first % lanes == 0) {
+          rows[r] = hn::LowerHalf(dh, acc[r][v]);
         } else {
-          hn::BlendedStore(pixel[i], mask, d, out + i * stride);
+          rows[r] = hn::UpperHalf(dh, acc[r][v]);
         }
       }
+      StoreEightPixels<kOut>(dh, rows, first, pixels, stride, dst);
     }
     return;
   }
@@ -308,84 +342,254 @@ HWY_INLINE void StoreChannelsLast(D d, const hn::Vec<D> (&acc)[kOut][kVecs],
   }
 }
 
-// One forward tile: output row y of one image, pixels [x0, x0 + kVecs ·
-// lanes) (those past out_w are computed and dropped), channels [o0, o0 +
-// kOut). w is GatherTileWeights' order for this channel group.
+// The sums of one forward tile: acc[i][r][v] = output row y + i of one
+// image, pixels [x0 + v · lanes, x0 + (v + 1) · lanes) (those past out_w are
+// computed and dropped), channel o0 + r, before the epilogue. w is
+// GatherTileWeights' order for this channel group.
+template <std::size_t kOut, std::size_t kVecs, std::size_t kRows, class D>
+HWY_INLINE void PlanarTileSums(D d, const PlanarProblem& p,
+                               const Planes& planes,
+                               const float* HWY_RESTRICT image,
+                               const float* HWY_RESTRICT w, std::size_t y,
+                               std::size_t x0,
+                               hn::Vec<D> (&acc)[kRows][kOut][kVecs]) {
+  using V = hn::Vec<D>;
+  const std::size_t lanes = hn::Lanes(d);
+  for (auto& row : acc) {
+    for (auto& channel : row) {
+      for (V& a : channel) a = hn::Zero(d);
+    }
+  }
+  const std::size_t kh = p.kernel_h, kw = p.kernel_w;
+  // Kernel rows that fall on the zero border for every row of the tile add
+  // nothing: skip them. (A backward-data pass reads dout padded by kernel −
+  // 1 on each side, where this saves a third of the work on LeNet's second
+  // layer.) Later rows start lower, so the first row bounds the end and the
+  // last row the beginning; the rows in between read zeros from the border.
+  const std::size_t top = y * p.stride_h;
+  const std::size_t last_top = top + (kRows - 1) * p.stride_h;
+  const std::size_t ky_begin = last_top < p.pad_top ? p.pad_top - last_top : 0;
+  const std::size_t ky_end =
+      std::min(kh, p.pad_top + p.src_h > top ? p.pad_top + p.src_h - top : 0);
+  for (std::size_t c = 0; c < p.src_c; ++c) {
+    const float* plane = image + c * planes.plane() + x0;
+    const float* w_channel = w + c * kh * kw * kOut;
+    for (std::size_t ky = ky_begin; ky < ky_end; ++ky) {
+      const float* row = plane + (top + ky) * planes.width;
+      const float* w_row = w_channel + ky * kw * kOut;
+      for (std::size_t kx = 0; kx < kw; ++kx) {
+        V in[kRows][kVecs];
+        HWY_UNROLL(4)
+        for (std::size_t i = 0; i < kRows; ++i) {
+          HWY_UNROLL(4)
+          for (std::size_t v = 0; v < kVecs; ++v) {
+            in[i][v] = hn::LoadU(
+                d, row + i * p.stride_h * planes.width + kx + v * lanes);
+          }
+        }
+        HWY_UNROLL(8)
+        for (std::size_t r = 0; r < kOut; ++r) {
+          const V weight = hn::Set(d, w_row[kx * kOut + r]);
+          HWY_UNROLL(4)
+          for (std::size_t i = 0; i < kRows; ++i) {
+            HWY_UNROLL(4)
+            for (std::size_t v = 0; v < kVecs; ++v) {
+              acc[i][r][v] = hn::MulAdd(weight, in[i][v], acc[i][r][v]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The epilogue (bias, activation) of one row of a tile, in registers.
 template <std::size_t kOut, std::size_t kVecs, class D>
+HWY_INLINE void ApplyTileEpilogue(D d, const PlanarProblem& p, std::size_t o0,
+                                  hn::Vec<D> (&acc)[kOut][kVecs]) {
+  if (p.epilogue == nullptr) return;
+  if (p.epilogue->bias != nullptr) {
+    for (std::size_t r = 0; r < kOut; ++r) {
+      const hn::Vec<D> bias = hn::Set(d, p.epilogue->bias[o0 + r]);
+      for (std::size_t v = 0; v < kVecs; ++v) {
+        acc[r][v] = hn::Add(acc[r][v], bias);
+      }
+    }
+  }
+  Activate(d, *p.epilogue, acc);
+}
+
+// One forward tile: output rows [y, y + kRows) of one image, pixels [x0,
+// x0 + kVecs · lanes) of each, channels [o0, o0 + kOut), stored. A row
+// narrower than kVecs vectors takes tiles of one vector and kRows rows
+// instead: the same accumulators and the same loads per FMA (one per
+// kOut), without computing pixels that are dropped.
+template <std::size_t kOut, std::size_t kVecs, std::size_t kRows, class D>
 HWY_NOINLINE void PlanarForwardTile(D d, const PlanarProblem& p,
                                     const Planes& planes,
                                     const float* HWY_RESTRICT image,
                                     const float* HWY_RESTRICT w, std::size_t y,
                                     std::size_t x0, std::size_t o0,
                                     float* HWY_RESTRICT out_image) {
-  using V = hn::Vec<D>;
-  const std::size_t lanes = hn::Lanes(d);
-  V acc[kOut][kVecs];
-  for (auto& row : acc) {
-    for (V& a : row) a = hn::Zero(d);
+  hn::Vec<D> acc[kRows][kOut][kVecs];
+  PlanarTileSums<kOut, kVecs, kRows>(d, p, planes, image, w, y, x0, acc);
+  const std::size_t pixels = std::min(kVecs * hn::Lanes(d), p.out_w - x0);
+  for (std::size_t i = 0; i < kRows; ++i) {
+    ApplyTileEpilogue(d, p, o0, acc[i]);
+    StoreChannelsLast<kOut, kVecs>(
+        d, acc[i], pixels, p.out_c,
+        out_image + ((y + i) * p.out_w + x0) * p.out_c + o0);
   }
-  const std::size_t kh = p.kernel_h, kw = p.kernel_w;
-  // Kernel rows that fall on the zero border add nothing: skip them. (A
-  // backward-data pass reads dout padded by kernel − 1 on each side, where
-  // this saves a third of the work on LeNet's second layer.)
-  const std::size_t top = y * p.stride_h;
-  const std::size_t ky_begin = top < p.pad_top ? p.pad_top - top : 0;
-  const std::size_t ky_end =
-      std::min(kh, p.pad_top + p.src_h > top ? p.pad_top + p.src_h - top : 0);
-  for (std::size_t c = 0; c < p.src_c; ++c) {
-    const float* plane = image + c * planes.plane() + x0;
-    w += ky_begin * kw * kOut;
-    for (std::size_t ky = ky_begin; ky < ky_end; ++ky) {
-      const float* row = plane + (top + ky) * planes.width;
-      for (std::size_t kx = 0; kx < kw; ++kx) {
-        V in[kVecs];
-        HWY_UNROLL(4)
-        for (std::size_t v = 0; v < kVecs; ++v) {
-          in[v] = hn::LoadU(d, row + kx + v * lanes);
-        }
-        HWY_UNROLL(8)
-        for (std::size_t r = 0; r < kOut; ++r) {
-          const V weight = hn::Set(d, w[r]);
-          HWY_UNROLL(4)
-          for (std::size_t v = 0; v < kVecs; ++v) {
-            acc[r][v] = hn::MulAdd(weight, in[v], acc[r][v]);
-          }
-        }
-        w += kOut;
-      }
-    }
-    w += (kh - std::max(ky_begin, ky_end)) * kw * kOut;
-  }
-  if (p.epilogue != nullptr) {
-    if (p.epilogue->bias != nullptr) {
-      for (std::size_t r = 0; r < kOut; ++r) {
-        const V bias = hn::Set(d, p.epilogue->bias[o0 + r]);
-        for (std::size_t v = 0; v < kVecs; ++v) {
-          acc[r][v] = hn::Add(acc[r][v], bias);
-        }
-      }
-    }
-    Activate(d, *p.epilogue, acc);
-  }
-  const std::size_t pixels = std::min(kVecs * lanes, p.out_w - x0);
-  StoreChannelsLast<kOut, kVecs>(d, acc, pixels, p.out_c,
-                                 out_image + (y * p.out_w + x0) * p.out_c + o0);
 }
 
-// Forward of images [b_begin, b_end), output rows [y_begin, y_end) of each,
-// on the calling thread. Channel groups of at most kPlanarMaxOutputs.
+#if HWY_TARGET != HWY_SCALAR  // pairs of pixels need two lanes
+// The 2×2 max-pool of two rows of pixels, one vector each: lane i <
+// lanes / 2 of the result is the largest of pixels 2i and 2i + 1 of both
+// rows, in MaxPoolForward's scan order (row, then column) and by its rule
+// (a later value replaces the best only when greater), which keeps its
+// answer for ties, signed zeros and NaN.
+template <class D>
+HWY_INLINE hn::Vec<D> PoolPixelPairs(D d, hn::Vec<D> top, hn::Vec<D> bottom) {
+  using V = hn::Vec<D>;
+  V best = hn::ConcatEven(d, top, top);
+  const auto take = [&best](V v) HWY_ATTR {
+    best = hn::IfThenElse(hn::Gt(v, best), v, best);
+  };
+  take(hn::ConcatOdd(d, top, top));
+  take(hn::ConcatEven(d, bottom, bottom));
+  take(hn::ConcatOdd(d, bottom, bottom));
+  return best;
+}
+
+// A forward tile of kRows (even) rows from row y (even) and one vector of
+// pixels from x0, pooled 2×2 before it is stored: p.pooled's rows [y / 2,
+// (y + kRows) / 2), pixels [x0 / 2, x0 / 2 + lanes / 2). The tile's sums,
+// epilogue and scan order are PlanarForwardTile's, so the result is
+// bitwise the pool of what that tile stores.
+template <std::size_t kOut, std::size_t kRows, class D>
+HWY_NOINLINE void PlanarPooledTile(D d, const PlanarProblem& p,
+                                   const Planes& planes,
+                                   const float* HWY_RESTRICT image,
+                                   const float* HWY_RESTRICT w, std::size_t y,
+                                   std::size_t x0, std::size_t o0,
+                                   float* HWY_RESTRICT pooled_image) {
+  static_assert(kRows % 2 == 0);
+  using V = hn::Vec<D>;
+  V acc[kRows][kOut][1];
+  PlanarTileSums<kOut, 1, kRows>(d, p, planes, image, w, y, x0, acc);
+  for (std::size_t i = 0; i < kRows; ++i) ApplyTileEpilogue(d, p, o0, acc[i]);
+  const std::size_t pooled_w = p.out_w / 2;
+  const std::size_t pixels = std::min(hn::Lanes(d) / 2, pooled_w - x0 / 2);
+  for (std::size_t i = 0; i < kRows; i += 2) {
+    V pooled[kOut][1];
+    for (std::size_t r = 0; r < kOut; ++r) {
+      pooled[r][0] = PoolPixelPairs(d, acc[i][r][0], acc[i + 1][r][0]);
+    }
+    StoreChannelsLast<kOut, 1>(
+        d, pooled, pixels, p.out_c,
+        pooled_image + ((y + i) / 2 * pooled_w + x0 / 2) * p.out_c + o0);
+  }
+}
+
+// Rows of pooled tiles: the registers of PlanarVecs(kOut) one-vector rows,
+// rounded down to an even count (0: this channel count is not pooled in
+// tiles on this target).
+constexpr std::size_t PlanarPooledRows(std::size_t outputs) {
+  return PlanarVecs(outputs) & ~std::size_t{1};
+}
+#endif
+
+// Whether PlanarForwardRows pools a problem with out_c channels in its
+// tiles on this target (PlanarProblem::pooled): every channel group must
+// have room for two rows of accumulators.
+inline bool PlanarPoolsInTiles(std::size_t out_c) {
+#if HWY_TARGET == HWY_SCALAR
+  (void)out_c;
+  return false;
+#else
+  const std::size_t groups =
+      (out_c + kPlanarMaxOutputs - 1) / kPlanarMaxOutputs;
+  for (std::size_t g = 0; g < groups; ++g) {
+    const std::size_t n = out_c * (g + 1) / groups - out_c * g / groups;
+    if (PlanarPooledRows(n) < 2) return false;
+  }
+  return out_c >= 1 && out_c <= 8;
+#endif
+}
+
+// Pooled rows [y_begin, y_end) of image b (PlanarProblem::pooled) on the
+// calling thread: tiles of PlanarPooledRows(kOut) rows, and of two for the
+// rows left over.
+template <std::size_t kOut>
+void PlanarPooledGroup(const PlanarProblem& p, const Planes& planes,
+                       float* image, const float* w, std::size_t o0,
+                       std::size_t b, std::size_t y_begin, std::size_t y_end) {
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (PlanarPooledRows(kOut) >= 2) {
+    const hn::ScalableTag<float> d;
+    constexpr std::size_t kPairs = PlanarPooledRows(kOut) / 2;
+    const std::size_t lanes = hn::Lanes(d);
+    const std::size_t pooled_w = p.out_w / 2;
+    float* pooled_image = p.pooled + b * (p.out_h / 2) * pooled_w * p.out_c;
+    std::size_t y = y_begin;
+    for (; y + kPairs <= y_end; y += kPairs) {
+      for (std::size_t x0 = 0; x0 < 2 * pooled_w; x0 += lanes) {
+        PlanarPooledTile<kOut, 2 * kPairs>(d, p, planes, image, w, 2 * y, x0,
+                                           o0, pooled_image);
+      }
+    }
+    for (; y < y_end; ++y) {
+      for (std::size_t x0 = 0; x0 < 2 * pooled_w; x0 += lanes) {
+        PlanarPooledTile<kOut, 2>(d, p, planes, image, w, 2 * y, x0, o0,
+                                  pooled_image);
+      }
+    }
+    return;
+  }
+#endif
+  (void)p, (void)planes, (void)image, (void)w, (void)o0, (void)b;
+  (void)y_begin, (void)y_end;
+  HWY_ASSERT(false);  // PlanarPoolsInTiles said no
+}
+
+// Forward of image b, output rows [y_begin, y_end), on the calling thread.
+// Channel groups of at most kPlanarMaxOutputs. Rows of a whole number of
+// kVecs-vector tiles take those, one row at a time; other rows (LeNet's 28
+// pixels are 2 vectors of 16 lanes, and one 4-vector tile would compute 64)
+// take kVecs-row tiles of one vector, and one-row tiles for the rows left
+// over.
 template <std::size_t kOut>
 void PlanarForwardGroup(const PlanarProblem& p, const Planes& planes,
                         float* image, const float* w, std::size_t o0,
                         std::size_t b, std::size_t y_begin, std::size_t y_end) {
+  if (p.pooled != nullptr) {
+    return PlanarPooledGroup<kOut>(p, planes, image, w, o0, b, y_begin, y_end);
+  }
   const hn::ScalableTag<float> d;
   constexpr std::size_t kVecs = PlanarVecs(kOut);
-  const std::size_t tile_pixels = kVecs * hn::Lanes(d);
+  const std::size_t lanes = hn::Lanes(d);
   float* out_image = p.out + b * p.out_h * p.out_w * p.out_c;
-  for (std::size_t y = y_begin; y < y_end; ++y) {
-    for (std::size_t x0 = 0; x0 < p.out_w; x0 += tile_pixels) {
-      PlanarForwardTile<kOut, kVecs>(d, p, planes, image, w, y, x0, o0,
-                                     out_image);
+  std::size_t y = y_begin;
+  const std::size_t row_vecs = (p.out_w + lanes - 1) / lanes;
+  if (row_vecs % kVecs != 0) {
+    for (; y + kVecs <= y_end; y += kVecs) {
+      for (std::size_t x0 = 0; x0 < p.out_w; x0 += lanes) {
+        PlanarForwardTile<kOut, 1, kVecs>(d, p, planes, image, w, y, x0, o0,
+                                          out_image);
+      }
+    }
+    for (; y < y_end; ++y) {
+      for (std::size_t x0 = 0; x0 < p.out_w; x0 += lanes) {
+        PlanarForwardTile<kOut, 1, 1>(d, p, planes, image, w, y, x0, o0,
+                                      out_image);
+      }
+    }
+    return;
+  }
+  for (; y < y_end; ++y) {
+    for (std::size_t x0 = 0; x0 < p.out_w; x0 += kVecs * lanes) {
+      PlanarForwardTile<kOut, kVecs, 1>(d, p, planes, image, w, y, x0, o0,
+                                        out_image);
     }
   }
 }
@@ -398,7 +602,7 @@ constexpr auto MakeForwardGroups(std::index_sequence<kOuts...>) {
 }
 
 // Output rows [row_begin, row_end) of all images (image-major) on the
-// calling thread.
+// calling thread; of the pooled output if p.pooled is set.
 inline void PlanarForwardRows(const PlanarProblem& p, std::size_t row_begin,
                               std::size_t row_end) {
   const hn::ScalableTag<float> d;
@@ -417,11 +621,12 @@ inline void PlanarForwardRows(const PlanarProblem& p, std::size_t row_begin,
     const std::size_t o1 = p.out_c * (g + 1) / groups;
     GatherTileWeights(p, o0, o1 - o0, weights + taps * o0);
   }
+  const std::size_t image_rows = p.pooled != nullptr ? p.out_h / 2 : p.out_h;
   std::size_t filled = static_cast<std::size_t>(-1);
   for (std::size_t row = row_begin; row < row_end;) {
-    const std::size_t b = row / p.out_h;
-    const std::size_t y_begin = row % p.out_h;
-    const std::size_t y_end = std::min(p.out_h, y_begin + (row_end - row));
+    const std::size_t b = row / image_rows;
+    const std::size_t y_begin = row % image_rows;
+    const std::size_t y_end = std::min(image_rows, y_begin + (row_end - row));
     if (b != filled) {
       planes.Fill(p, b, image);
       filled = b;
