@@ -68,6 +68,14 @@ BOOST_AUTO_TEST_CASE(pooled_winograd_layer_says_where_it_pools) {
   BOOST_TEST(has(sq::Model<Narrow, Loss>::summary(),
                  "  0-2   Conv2D<16, 3x3, same>+ReLU+MaxPool2D<2x2>: "
                  "convolution, bias+ReLU epilogue, then a 2x2 max-pool pass"));
+  // Six filters (LeNet's first layer): pooled in the pixel tiles.
+  using Few =
+      sq::Sequential<sq::Input<12, 12, 3>, sq::Conv2D<6, 5>, sq::ReLU,
+                     sq::MaxPool2D<2>, sq::Flatten, sq::Dense<2>, sq::Softmax>;
+  BOOST_TEST(has(sq::Model<Few, Loss>::summary(),
+                 "  0-2   Conv2D<6, 5x5, valid>+ReLU+MaxPool2D<2x2>: "
+                 "convolution, bias+ReLU epilogue, 2x2 max-pool in its pixel "
+                 "tiles"));
 }
 
 BOOST_AUTO_TEST_CASE(inference_as_in_training_says_so) {

@@ -99,7 +99,8 @@ struct DenseActivation : LayerDefaults {
 // How a pooled convolution step (below) describes its pooling: in the
 // Winograd output transform if the layer runs as Winograd — a Winograd
 // shape with at least 4 tiles of 4×4 outputs per image does, from the
-// weights inference prepares — else as a pass over the convolution's output
+// weights inference prepares — in the pixel tiles of a layer of at most 8
+// filters, else as a pass over the convolution's output
 // (at a small batch, a Winograd shape with fewer tiles may do either).
 template <class ConvLayer, bool Pooled>
 struct PooledText {
@@ -112,7 +113,13 @@ struct PooledText {
     } else {
       using Out =
           detail::Spatial<typename ConvLayer::template output<In>::type>;
-      if constexpr (ConvLayer::template winograd_weight_floats<In> == 0) {
+      if constexpr (ConvLayer::template winograd_weight_floats<In> == 0 &&
+                    ConvLayer::filters <= 8 && ConvLayer::stride.w == 1) {
+        // conv_planar's pixel tiles, where two rows fit the registers
+        // (x86 from SSSE3 on, up to 6 filters on AVX2).
+        return ", 2x2 max-pool in its pixel tiles";
+      } else if constexpr (ConvLayer::template winograd_weight_floats<In> ==
+                           0) {
         return ", then a 2x2 max-pool pass";
       } else if constexpr (kernels::WinogradTiles(Out::h, Out::w) >=
                            kernels::kWinogradMinTilesPrepared) {
