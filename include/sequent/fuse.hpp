@@ -115,8 +115,8 @@ struct PooledText {
           detail::Spatial<typename ConvLayer::template output<In>::type>;
       if constexpr (ConvLayer::template winograd_weight_floats<In> == 0 &&
                     ConvLayer::filters <= 8 && ConvLayer::stride.w == 1) {
-        // conv_planar's pixel tiles, where two rows fit the registers
-        // (x86 from SSSE3 on, up to 6 filters on AVX2).
+        // conv_planar's pixel tiles (every SIMD target; the scalar
+        // fallback alone pools in a pass).
         return ", 2x2 max-pool in its pixel tiles";
       } else if constexpr (ConvLayer::template winograd_weight_floats<In> ==
                            0) {

@@ -258,8 +258,8 @@ inline void ConvForwardImpl(const ConvShape& s, const float* HWY_RESTRICT in,
 // (few output channels), each output tile is pooled before it is stored
 // and `unpooled` is not touched; otherwise the convolution is written to
 // `unpooled` (batch × out_h × out_w × out_c) and pooled from there by the
-// max-pool kernel. Either way out is bitwise what
-// the two kernels give one after the other.
+// max-pool kernel. Either way out is bitwise what the two kernels give one
+// after the other.
 inline void ConvForwardMaxPoolImpl(const ConvShape& s,
                                    const float* HWY_RESTRICT in,
                                    const float* HWY_RESTRICT weights,
@@ -273,8 +273,8 @@ inline void ConvForwardMaxPoolImpl(const ConvShape& s,
     return;
   }
   using namespace conv_internal;  // NOLINT(build/namespaces)
-  if (PlanarForwardApplies(s.out_c, s.stride_w) &&
-      PlanarPoolsInTiles(s.out_c) && s.out_h >= 2 && s.out_w >= 2) {
+  if (kPlanarPoolsInTiles && PlanarForwardApplies(s.out_c, s.stride_w) &&
+      s.out_h >= 2 && s.out_w >= 2) {
     // Few channels (LeNet's first layer): pooled in the pixel tiles too.
     const bool trivial_epilogue = epilogue.bias == nullptr &&
                                   epilogue.activation == Activation::kIdentity;

@@ -492,30 +492,17 @@ HWY_NOINLINE void PlanarPooledTile(D d, const PlanarProblem& p,
 }
 
 // Rows of pooled tiles: the registers of PlanarVecs(kOut) one-vector rows,
-// rounded down to an even count (0: this channel count is not pooled in
-// tiles on this target).
+// rounded down to an even count. Every channel group has room for two
+// (PlanarVecs is 2 or more up to kPlanarMaxOutputs channels).
 constexpr std::size_t PlanarPooledRows(std::size_t outputs) {
   return PlanarVecs(outputs) & ~std::size_t{1};
 }
+static_assert(PlanarPooledRows(kPlanarMaxOutputs) >= 2);
 #endif
 
-// Whether PlanarForwardRows pools a problem with out_c channels in its
-// tiles on this target (PlanarProblem::pooled): every channel group must
-// have room for two rows of accumulators.
-inline bool PlanarPoolsInTiles(std::size_t out_c) {
-#if HWY_TARGET == HWY_SCALAR
-  (void)out_c;
-  return false;
-#else
-  const std::size_t groups =
-      (out_c + kPlanarMaxOutputs - 1) / kPlanarMaxOutputs;
-  for (std::size_t g = 0; g < groups; ++g) {
-    const std::size_t n = out_c * (g + 1) / groups - out_c * g / groups;
-    if (PlanarPooledRows(n) < 2) return false;
-  }
-  return out_c >= 1 && out_c <= 8;
-#endif
-}
+// Whether PlanarForwardRows pools in its tiles (PlanarProblem::pooled) on
+// this target: every target that has two lanes to pool.
+constexpr bool kPlanarPoolsInTiles = HWY_TARGET != HWY_SCALAR;
 
 // Pooled rows [y_begin, y_end) of image b (PlanarProblem::pooled) on the
 // calling thread: tiles of PlanarPooledRows(kOut) rows, and of two for the
@@ -525,31 +512,29 @@ void PlanarPooledGroup(const PlanarProblem& p, const Planes& planes,
                        float* image, const float* w, std::size_t o0,
                        std::size_t b, std::size_t y_begin, std::size_t y_end) {
 #if HWY_TARGET != HWY_SCALAR
-  if constexpr (PlanarPooledRows(kOut) >= 2) {
-    const hn::ScalableTag<float> d;
-    constexpr std::size_t kPairs = PlanarPooledRows(kOut) / 2;
-    const std::size_t lanes = hn::Lanes(d);
-    const std::size_t pooled_w = p.out_w / 2;
-    float* pooled_image = p.pooled + b * (p.out_h / 2) * pooled_w * p.out_c;
-    std::size_t y = y_begin;
-    for (; y + kPairs <= y_end; y += kPairs) {
-      for (std::size_t x0 = 0; x0 < 2 * pooled_w; x0 += lanes) {
-        PlanarPooledTile<kOut, 2 * kPairs>(d, p, planes, image, w, 2 * y, x0,
-                                           o0, pooled_image);
-      }
+  const hn::ScalableTag<float> d;
+  constexpr std::size_t kPairs = PlanarPooledRows(kOut) / 2;
+  const std::size_t lanes = hn::Lanes(d);
+  const std::size_t pooled_w = p.out_w / 2;
+  float* pooled_image = p.pooled + b * (p.out_h / 2) * pooled_w * p.out_c;
+  std::size_t y = y_begin;
+  for (; y + kPairs <= y_end; y += kPairs) {
+    for (std::size_t x0 = 0; x0 < 2 * pooled_w; x0 += lanes) {
+      PlanarPooledTile<kOut, 2 * kPairs>(d, p, planes, image, w, 2 * y, x0, o0,
+                                         pooled_image);
     }
-    for (; y < y_end; ++y) {
-      for (std::size_t x0 = 0; x0 < 2 * pooled_w; x0 += lanes) {
-        PlanarPooledTile<kOut, 2>(d, p, planes, image, w, 2 * y, x0, o0,
-                                  pooled_image);
-      }
-    }
-    return;
   }
-#endif
+  for (; y < y_end; ++y) {
+    for (std::size_t x0 = 0; x0 < 2 * pooled_w; x0 += lanes) {
+      PlanarPooledTile<kOut, 2>(d, p, planes, image, w, 2 * y, x0, o0,
+                                pooled_image);
+    }
+  }
+#else
   (void)p, (void)planes, (void)image, (void)w, (void)o0, (void)b;
   (void)y_begin, (void)y_end;
-  HWY_ASSERT(false);  // PlanarPoolsInTiles said no
+  HWY_ASSERT(false);  // kPlanarPoolsInTiles is false here
+#endif
 }
 
 // Forward of image b, output rows [y_begin, y_end), on the calling thread.
