@@ -442,6 +442,11 @@ BOOST_DATA_TEST_CASE(conv_is_independent_of_thread_count,
       MakeShape(5, 20, 23, 3, 7, 3, 3, 1, 1, Padding::kSame),
       MakeShape(2, 15, 13, 17, 33, 3, 3, 2, 2, Padding::kSame),
       MakeShape(8, 16, 16, 32, 64, 3, 3, 1, 1, Padding::kSame),  // Winograd
+      // One image in pixel tiles: each thread fills only the rows of the
+      // planes its output rows read (padded, and with a row stride).
+      MakeShape(1, 32, 32, 3, 6, 5, 5, 1, 1, Padding::kValid),
+      MakeShape(1, 29, 30, 3, 7, 5, 5, 2, 1, Padding::kSame),
+      MakeShape(1, 30, 30, 6, 3, 5, 5, 1, 1, Padding::kSame),
   };
   const int saved_threads = omp_get_max_threads();
   std::mt19937 rng(4);

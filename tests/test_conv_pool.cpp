@@ -277,13 +277,17 @@ BOOST_DATA_TEST_CASE(pooled_ties_and_nan_match_conv_then_pool,
 }
 
 // Output tiles are split over threads; 1 and 2 threads agree to the bit
-// (Winograd, and pixel tiles).
+// (Winograd, and pixel tiles: split across images, and inside one image,
+// where each thread fills only the rows of the planes it reads).
 BOOST_DATA_TEST_CASE(pooled_is_independent_of_thread_count,
                      sequent::test::targets(), target) {
   sequent::test::TargetScope scope(target);
   std::mt19937 rng(14);
   for (const ConvShape& s :
-       {Shape(8, 16, 16, 32, 48, 3, true), Shape(8, 32, 32, 3, 6, 5, false)}) {
+       {Shape(8, 16, 16, 32, 48, 3, true), Shape(8, 32, 32, 3, 6, 5, false),
+        Shape(3, 32, 32, 3, 6, 5, false), Shape(1, 32, 32, 3, 6, 5, false),
+        Shape(1, 30, 30, 3, 7, 5, true),
+        RowStride2(Shape(1, 40, 31, 3, 6, 5, true))}) {
     CheckThreadIndependence(s, rng);
   }
 }

@@ -231,15 +231,39 @@ struct Planes {
   std::size_t plane() const { return height * width; }
   std::size_t floats() const { return channels * plane(); }
 
-  // Image b of p.src into planes that are zero outside the image (callers
-  // zero the buffer once per call; every image overwrites the same cells).
-  void Fill(const PlanarProblem& p, std::size_t b,
-            float* HWY_RESTRICT planes) const {
+  // Padded rows [row_begin, row_end) of image b of p.src into planes that
+  // are zero outside the image (callers zero those rows' border once per
+  // call with ZeroBorder; every image overwrites the same cells).
+  void Fill(const PlanarProblem& p, std::size_t b, float* HWY_RESTRICT planes,
+            std::size_t row_begin = 0,
+            std::size_t row_end = static_cast<std::size_t>(-1)) const {
     const hn::ScalableTag<float> d;
     const float* image = p.src + b * p.src_h * p.src_w * p.src_c;
-    for (std::size_t y = 0; y < p.src_h; ++y) {
+    const std::size_t y_begin =
+        std::max(row_begin, p.pad_top) - p.pad_top;  // image rows
+    const std::size_t y_end =
+        std::min(p.src_h, std::max(row_end, p.pad_top) - p.pad_top);
+    for (std::size_t y = y_begin; y < y_end; ++y) {
       DeinterleaveRow(d, image + y * p.src_w * p.src_c, p.src_w, p.src_c,
                       planes + (y + p.pad_top) * width + p.pad_left, plane());
+    }
+  }
+
+  // Zeroes the cells of padded rows [row_begin, row_end) that Fill never
+  // writes: whole rows above and below the image, and the columns left and
+  // right of it (which include the tiles' slack, half of LeNet's planes).
+  void ZeroBorder(const PlanarProblem& p, float* HWY_RESTRICT planes,
+                  std::size_t row_begin, std::size_t row_end) const {
+    for (std::size_t c = 0; c < channels; ++c) {
+      for (std::size_t y = row_begin; y < row_end; ++y) {
+        float* row = planes + c * plane() + y * width;
+        if (y < p.pad_top || y >= p.pad_top + p.src_h) {
+          std::fill(row, row + width, 0.0f);
+          continue;
+        }
+        std::fill(row, row + p.pad_left, 0.0f);
+        std::fill(row + p.pad_left + p.src_w, row + width, 0.0f);
+      }
     }
   }
 };
@@ -595,7 +619,20 @@ inline void PlanarForwardRows(const PlanarProblem& p, std::size_t row_begin,
       MakeForwardGroups(std::make_index_sequence<kPlanarMaxOutputs>());
   const Planes planes(p, hn::Lanes(d));
   float* image = ThreadScratch(ScratchSlot::kPatches, planes.floats());
-  std::fill(image, image + planes.floats(), 0.0f);
+  const std::size_t image_rows = p.pooled != nullptr ? p.out_h / 2 : p.out_h;
+  // The padded rows these output rows read: all of them when the rows span
+  // images, else those under the rows' kernels (a thread's share of one
+  // image, at batch 1, reads about half of them).
+  std::size_t read_begin = 0, read_end = planes.height;
+  if (row_begin < row_end &&
+      row_begin / image_rows == (row_end - 1) / image_rows) {
+    const std::size_t unpooled = p.pooled != nullptr ? 2 : 1;
+    const std::size_t first = row_begin % image_rows * unpooled;
+    const std::size_t last = ((row_end - 1) % image_rows + 1) * unpooled - 1;
+    read_begin = first * p.stride_h;
+    read_end = std::min(planes.height, last * p.stride_h + p.kernel_h);
+  }
+  planes.ZeroBorder(p, image, read_begin, read_end);
   const std::size_t groups =
       (p.out_c + kPlanarMaxOutputs - 1) / kPlanarMaxOutputs;
   const std::size_t taps = p.kernel_h * p.kernel_w * p.src_c;
@@ -606,14 +643,13 @@ inline void PlanarForwardRows(const PlanarProblem& p, std::size_t row_begin,
     const std::size_t o1 = p.out_c * (g + 1) / groups;
     GatherTileWeights(p, o0, o1 - o0, weights + taps * o0);
   }
-  const std::size_t image_rows = p.pooled != nullptr ? p.out_h / 2 : p.out_h;
   std::size_t filled = static_cast<std::size_t>(-1);
   for (std::size_t row = row_begin; row < row_end;) {
     const std::size_t b = row / image_rows;
     const std::size_t y_begin = row % image_rows;
     const std::size_t y_end = std::min(image_rows, y_begin + (row_end - row));
     if (b != filled) {
-      planes.Fill(p, b, image);
+      planes.Fill(p, b, image, read_begin, read_end);
       filled = b;
     }
     for (std::size_t g = 0; g < groups; ++g) {
