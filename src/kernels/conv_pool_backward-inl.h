@@ -87,11 +87,18 @@ inline PatchRows RowsOf(const ConvShape& s) {
 
 // Gathers the lists of channels [o_begin, o_end) for l's images. An entry
 // is interior only if its patch is inside the image and its whole-vector
-// row loads, `reach` floats from its offset, stay inside `in`. Gradients
-// are computed and tested a vector of channels at a time, and only the
-// non-zero ones visited: behind a ReLU whether one is zero is a coin toss,
-// and a branch (or branch-free work) per pooled value cost a fifth of
-// LeNet's training step.
+// row loads, `reach` floats from its offset, stay inside `in`.
+//
+// Everything is computed a vector of channels at a time: the gradients,
+// the maximum's position (from argmax, by compares, without divisions),
+// its patch offset and whether it is interior. Then every lane's entry is
+// stored at its list's end and the count advanced by 0 or 1, without a
+// branch: behind a ReLU whether a gradient is zero is a coin toss, and the
+// earlier loop over the non-zero lanes, a mispredicted branch per entry,
+// was a sixth of LeNet's training step. A lane that is not kept leaves
+// its store one past its list's end, where the next entry overwrites it; a
+// channel's count never exceeds the pooled values seen, so the store stays
+// inside the channel's capacity. Border entries, rare, go lane by lane.
 template <Activation kAct, class D>
 HWY_NOINLINE void GatherPooledEntriesFor(
     D d, const ConvShape& s, const PoolShape& p,
@@ -100,23 +107,45 @@ HWY_NOINLINE void GatherPooledEntriesFor(
     std::size_t o_begin, std::size_t o_end, const PooledLists& l) {
   using Index = std::ptrdiff_t;
   using V = hn::Vec<D>;
+  const hn::RebindToSigned<D> di;
+  using VI = hn::Vec<decltype(di)>;
   const std::size_t lanes = hn::Lanes(d);
   const V alpha_v = hn::Set(d, alpha);
-  HWY_ALIGN float g_lanes[hn::MaxLanes(D())];
+  // Per lane: the entry {offset, g} as two int32, and the output position.
+  HWY_ALIGN std::int32_t pairs[2 * hn::MaxLanes(D())];
+  HWY_ALIGN std::int32_t oy_lanes[hn::MaxLanes(D())];
+  HWY_ALIGN std::int32_t ox_lanes[hn::MaxLanes(D())];
   const PatchRows rows = RowsOf(s);
   const std::size_t c_out = s.out_c;
   const std::size_t starts = l.images() + 1;
-  const Index in_floats = static_cast<Index>(s.batch * rows.image);
   const Index conv_row = static_cast<Index>(s.out_w * c_out);
   const Index channels = static_cast<Index>(c_out);
   const Index in_row = static_cast<Index>(rows.in_row);
   const Index in_c = static_cast<Index>(s.in_c);
   const Index stride_h = static_cast<Index>(s.stride_h);
   const Index stride_w = static_cast<Index>(s.stride_w);
-  const Index last_iy =
-      static_cast<Index>(s.in_h) - static_cast<Index>(s.kernel_h);
-  const Index last_ix =
-      static_cast<Index>(s.in_w) - static_cast<Index>(s.kernel_w);
+  const Index pad_top = static_cast<Index>(s.pad_top);
+  const Index pad_left = static_cast<Index>(s.pad_left);
+  // The output rows and columns whose patches lie inside the image:
+  // 0 ≤ oy·stride − pad ≤ in − kernel.
+  const Index oy_lo = (pad_top + stride_h - 1) / stride_h;
+  const Index oy_hi =
+      (static_cast<Index>(s.in_h - s.kernel_h) + pad_top) / stride_h;
+  const Index ox_lo = (pad_left + stride_w - 1) / stride_w;
+  const Index ox_hi =
+      (static_cast<Index>(s.in_w - s.kernel_w) + pad_left) / stride_w;
+  const Index last_offset =
+      static_cast<Index>(s.batch * rows.image) - static_cast<Index>(reach);
+  const auto set = [&](Index x) {
+    return hn::Set(di, static_cast<std::int32_t>(x));
+  };
+  const VI conv_row_v = set(conv_row), channels_v = set(channels);
+  const VI conv_row_less = set(conv_row - 1), channels_less = set(channels - 1);
+  const VI down_v = set(stride_h * in_row), right_v = set(stride_w * in_c);
+  const VI oy_lo_v = set(oy_lo), oy_hi_v = set(oy_hi);
+  const VI ox_lo_v = set(ox_lo), ox_hi_v = set(ox_hi);
+  const VI last_offset_v = set(last_offset);
+  const VI lane_index = hn::Iota(di, 0);
   const std::size_t per_sample = p.out_h * p.out_w * c_out;
   for (std::size_t o = o_begin; o < o_end; ++o) {
     l.start[o * starts] = 0;
@@ -130,7 +159,8 @@ HWY_NOINLINE void GatherPooledEntriesFor(
       l.start[o * starts + slot] = l.start[o * starts + slot - 1];
       l.border_start[o * starts + slot] = l.border_start[o * starts + slot - 1];
     }
-    std::size_t pixel = b * per_sample;  // pooled index of channel 0
+    std::size_t* count = l.start + slot;  // channel o's at count[o · starts]
+    std::size_t pixel = b * per_sample;   // pooled index of channel 0
     for (std::size_t py = 0; py < p.out_h; ++py) {
       const Index wy0 =
           static_cast<Index>(py * p.stride_h) - static_cast<Index>(p.pad_top);
@@ -140,56 +170,71 @@ HWY_NOINLINE void GatherPooledEntriesFor(
                           static_cast<Index>(p.pad_left);
         const Index ox0 = std::max<Index>(wx0, 0);
         const Index first = oy0 * conv_row + ox0 * channels;
-        // The gradients of a vector of channels at once; then only the
-        // non-zero ones, lane by lane.
+        const Index first_offset = image + (oy0 * stride_h - pad_top) * in_row +
+                                   (ox0 * stride_w - pad_left) * in_c;
         for (std::size_t o0 = o_begin; o0 < o_end; o0 += lanes) {
           const std::size_t n = std::min(lanes, o_end - o0);
           const V g = ActivationGradient<kAct>(
               d, LoadFirst(d, pooled + pixel + o0, n),
               LoadFirst(d, dpooled + pixel + o0, n), alpha_v);
-          hn::Store(g, d, g_lanes);
-          std::uint64_t bits = 0;
-          hn::StoreMaskBits(d, hn::Ne(g, hn::Zero(d)),
-                            reinterpret_cast<std::uint8_t*>(&bits));
-          for (; bits != 0; bits &= bits - 1) {
+          const VI at = hn::BitCast(
+              di,
+              LoadFirst(d, reinterpret_cast<const float*>(argmax + pixel + o0),
+                        n));
+          // The maximum's steps down and right from the window's first
+          // position inside the image, as many as the window has rows and
+          // columns; each step moves the patch by a stride.
+          VI rem = hn::Sub(
+              at, hn::Add(set(first + static_cast<Index>(o0)), lane_index));
+          VI oy = set(oy0), ox = set(ox0), offset = set(first_offset);
+          for (std::size_t k = 1; k < p.window_h; ++k) {
+            const auto down = hn::Gt(rem, conv_row_less);
+            rem = hn::Sub(rem, hn::IfThenElseZero(down, conv_row_v));
+            oy = hn::Sub(oy, hn::VecFromMask(di, down));  // mask lanes are −1
+            offset = hn::Add(offset, hn::IfThenElseZero(down, down_v));
+          }
+          for (std::size_t k = 1; k < p.window_w; ++k) {
+            const auto right = hn::Gt(rem, channels_less);
+            rem = hn::Sub(rem, hn::IfThenElseZero(right, channels_v));
+            ox = hn::Sub(ox, hn::VecFromMask(di, right));
+            offset = hn::Add(offset, hn::IfThenElseZero(right, right_v));
+          }
+          // at < 0: a window wholly in the padding.
+          const auto valid = hn::And(hn::Ne(g, hn::Zero(d)),
+                                     hn::RebindMask(d, hn::Gt(at, set(-1))));
+          const auto outside =
+              hn::Or(hn::Or(hn::Lt(oy, oy_lo_v), hn::Gt(oy, oy_hi_v)),
+                     hn::Or(hn::Or(hn::Lt(ox, ox_lo_v), hn::Gt(ox, ox_hi_v)),
+                            hn::Gt(offset, last_offset_v)));
+          const auto border = hn::And(valid, hn::RebindMask(d, outside));
+          const auto keep = hn::AndNot(border, valid);
+          hn::StoreInterleaved2(offset, hn::BitCast(di, g), di, pairs);
+          std::uint64_t keep_bits = 0;
+          hn::StoreMaskBits(d, keep,
+                            reinterpret_cast<std::uint8_t*>(&keep_bits));
+          for (std::size_t lane = 0; lane < n; ++lane) {
+            std::size_t& c = count[(o0 + lane) * starts];
+            std::memcpy(l.entries + (o0 + lane) * l.capacity + c,
+                        pairs + 2 * lane, sizeof(PooledEntry));
+            c += (keep_bits >> lane) & 1;
+          }
+          if (HWY_LIKELY(hn::AllFalse(d, border))) continue;
+          std::uint64_t border_bits = 0;
+          hn::StoreMaskBits(d, border,
+                            reinterpret_cast<std::uint8_t*>(&border_bits));
+          hn::Store(oy, di, oy_lanes);
+          hn::Store(ox, di, ox_lanes);
+          for (; border_bits != 0; border_bits &= border_bits - 1) {
             const std::size_t lane = static_cast<std::size_t>(
-                hwy::Num0BitsBelowLS1Bit_Nonzero64(bits));
+                hwy::Num0BitsBelowLS1Bit_Nonzero64(border_bits));
             const std::size_t o = o0 + lane;
-            const std::int32_t at = argmax[pixel + o];
-            if (at < 0) continue;  // a window wholly in the padding
-            // The maximum's row and column: steps from the window's first
-            // position inside the image, as many as the window has rows and
-            // columns, without divisions.
-            Index rem = at - first - static_cast<Index>(o);
-            Index oy = oy0, ox = ox0;
-            for (std::size_t k = 1; k < p.window_h; ++k) {
-              const Index down = rem >= conv_row;
-              rem -= down * conv_row;
-              oy += down;
-            }
-            for (std::size_t k = 1; k < p.window_w; ++k) {
-              const Index right = rem >= channels;
-              rem -= right * channels;
-              ox += right;
-            }
-            const Index iy = oy * stride_h - static_cast<Index>(s.pad_top);
-            const Index ix = ox * stride_w - static_cast<Index>(s.pad_left);
-            const Index offset = image + iy * in_row + ix * in_c;
-            const bool interior =
-                iy >= 0 && ix >= 0 && iy <= last_iy && ix <= last_ix &&
-                offset + static_cast<Index>(reach) <= in_floats;
-            if (HWY_LIKELY(interior)) {
-              std::size_t& count = l.start[o * starts + slot];
-              l.entries[o * l.capacity + count] = {
-                  static_cast<std::int32_t>(offset), g_lanes[lane]};
-              ++count;
-            } else {
-              std::size_t& border = l.border_start[o * starts + slot];
-              l.border[o * l.capacity + border] = {
-                  static_cast<std::int32_t>(b), static_cast<std::int32_t>(oy),
-                  static_cast<std::int32_t>(ox), g_lanes[lane]};
-              ++border;
-            }
+            float g_lane;
+            std::memcpy(&g_lane, pairs + 2 * lane + 1, sizeof(float));
+            std::size_t& c = l.border_start[o * starts + slot];
+            l.border[o * l.capacity + c] = {static_cast<std::int32_t>(b),
+                                            oy_lanes[lane], ox_lanes[lane],
+                                            g_lane};
+            ++c;
           }
         }
       }
