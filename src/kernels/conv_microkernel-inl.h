@@ -90,7 +90,9 @@ template <Activation kind, class D, std::size_t kRows, std::size_t kVecs>
 HWY_INLINE void ActivateTile(D d, float alpha,
                              hn::Vec<D> (&acc)[kRows][kVecs]) {
   const hn::Vec<D> alpha_vec = hn::Set(d, alpha);
+  HWY_UNROLL(8)
   for (std::size_t r = 0; r < kRows; ++r) {
+    HWY_UNROLL(4)
     for (std::size_t v = 0; v < kVecs; ++v) {
       acc[r][v] = ApplyActivation<kind>(d, acc[r][v], alpha_vec);
     }

@@ -379,9 +379,14 @@ HWY_INLINE void PlanarTileSums(D d, const PlanarProblem& p,
                                hn::Vec<D> (&acc)[kRows][kOut][kVecs]) {
   using V = hn::Vec<D>;
   const std::size_t lanes = hn::Lanes(d);
-  for (auto& row : acc) {
-    for (auto& channel : row) {
-      for (V& a : channel) a = hn::Zero(d);
+  // Unrolled, so that the accumulators start in registers (a loop over the
+  // array became two `rep stos` of the stack per tile).
+  HWY_UNROLL(4)
+  for (std::size_t i = 0; i < kRows; ++i) {
+    HWY_UNROLL(8)
+    for (std::size_t r = 0; r < kOut; ++r) {
+      HWY_UNROLL(4)
+      for (std::size_t v = 0; v < kVecs; ++v) acc[i][r][v] = hn::Zero(d);
     }
   }
   const std::size_t kh = p.kernel_h, kw = p.kernel_w;
@@ -433,8 +438,10 @@ HWY_INLINE void ApplyTileEpilogue(D d, const PlanarProblem& p, std::size_t o0,
                                   hn::Vec<D> (&acc)[kOut][kVecs]) {
   if (p.epilogue == nullptr) return;
   if (p.epilogue->bias != nullptr) {
+    HWY_UNROLL(8)
     for (std::size_t r = 0; r < kOut; ++r) {
       const hn::Vec<D> bias = hn::Set(d, p.epilogue->bias[o0 + r]);
+      HWY_UNROLL(4)
       for (std::size_t v = 0; v < kVecs; ++v) {
         acc[r][v] = hn::Add(acc[r][v], bias);
       }
@@ -501,11 +508,14 @@ HWY_NOINLINE void PlanarPooledTile(D d, const PlanarProblem& p,
   using V = hn::Vec<D>;
   V acc[kRows][kOut][1];
   PlanarTileSums<kOut, 1, kRows>(d, p, planes, image, w, y, x0, acc);
+  HWY_UNROLL(4)
   for (std::size_t i = 0; i < kRows; ++i) ApplyTileEpilogue(d, p, o0, acc[i]);
   const std::size_t pooled_w = p.out_w / 2;
   const std::size_t pixels = std::min(hn::Lanes(d) / 2, pooled_w - x0 / 2);
+  HWY_UNROLL(2)
   for (std::size_t i = 0; i < kRows; i += 2) {
     V pooled[kOut][1];
+    HWY_UNROLL(8)
     for (std::size_t r = 0; r < kOut; ++r) {
       pooled[r][0] = PoolPixelPairs(d, acc[i][r][0], acc[i + 1][r][0]);
     }
