@@ -281,8 +281,11 @@ HWY_NOINLINE void PooledGradientPieces(D d, const float* HWY_RESTRICT in,
   constexpr std::size_t kMaxPieces = 12 / kVecs;  // accumulators in registers
   const std::size_t lanes = hn::Lanes(d);
   V acc[kMaxPieces][kVecs];
-  for (auto& piece : acc) {
-    for (V& a : piece) a = hn::Zero(d);
+  // Unrolled: a loop over the array became `rep stos` of the stack.
+  HWY_UNROLL(12)
+  for (std::size_t j = 0; j < kMaxPieces; ++j) {
+    HWY_UNROLL(4)
+    for (std::size_t v = 0; v < kVecs; ++v) acc[j][v] = hn::Zero(d);
   }
   for (; e != e_end; ++e) {
     const float* base = in + e->offset;

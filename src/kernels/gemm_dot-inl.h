@@ -41,8 +41,11 @@ HWY_INLINE void DotTile(D d, std::size_t K, const float* HWY_RESTRICT A,
   using V = hn::Vec<D>;
   const std::size_t lanes = hn::Lanes(d);
   V acc[kRows][kCols];
-  for (auto& row : acc) {
-    for (V& a : row) a = hn::Zero(d);
+  // Unrolled: a loop over the array became `rep stos` of the stack.
+  HWY_UNROLL(4)
+  for (std::size_t r = 0; r < kRows; ++r) {
+    HWY_UNROLL(8)
+    for (std::size_t c = 0; c < kCols; ++c) acc[r][c] = hn::Zero(d);
   }
   const float* b[kCols];
   for (std::size_t c = 0; c < kCols; ++c) {
